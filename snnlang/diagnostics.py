@@ -1,0 +1,175 @@
+"""Diagnostics as data: every user-facing problem is a `Diagnostic`.
+
+Stages never print and never raise for a user's mistake; they return
+diagnostics, and the CLI / runtime render them once, with file:line:col,
+the source line, a caret under the span and the hints.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, end exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+# Stable codes. A code never changes meaning; retired codes are not reused.
+# E1xx syntax, E2xx names and scopes, E3xx units, E4xx types, E5xx write rules,
+# E6xx network and schedule, E7xx files and imports. Warnings use W + same scheme.
+CODES: dict[str, str] = {
+    "E100": "syntax error",
+    "E101": "unexpected end of file",
+    "E102": "inconsistent indentation",
+    "E103": "unexpected character",
+    "E104": "unterminated string",
+    "E200": "unknown name",
+    "E201": "duplicate definition",
+    "E202": "unknown neuron or synapse type",
+    "E203": "unknown compartment",
+    "E204": "unknown event",
+    "E205": "unknown function",
+    "E206": "wrong number of arguments",
+    "E207": "unknown keyword argument",
+    "E208": "name shadows a unit or built-in",
+    "E209": "unknown phase",
+    "E210": "`pre`/`post` used outside a synapse",
+    "E211": "unknown population or connection",
+    "E212": "unknown parameter",
+    "E213": "invalid ODE or update target",
+    "E214": "unknown solver method",
+    "E215": "unknown option value",
+    "E300": "dimension mismatch",
+    "E301": "unknown unit",
+    "E302": "non-dimensionless argument",
+    "E303": "non-integer or non-constant exponent of a dimensional quantity",
+    "E304": "ODE right-hand side has wrong dimension",
+    "E305": "time expected",
+    "E400": "type mismatch",
+    "E401": "invalid fixed-point type",
+    "E402": "condition is not boolean",
+    "E403": "value expected, got a boolean",
+    "E404": "not a constant expression",
+    "E500": "assignment to a read-only name",
+    "E501": "write to another neuron's state",
+    "E502": "variable defined by both an ODE and an update",
+    "E503": "delivery target is not an input port",
+    "E504": "trace event not valid here",
+    "E600": "invalid population size",
+    "E601": "invalid connection endpoint",
+    "E602": "tie shape or variable mismatch",
+    "E603": "invalid schedule",
+    "E604": "invalid encoder",
+    "E605": "invalid connectivity",
+    "E606": "no network in file",
+    "E700": "cannot read file",
+    "E701": "import not found",
+    "E702": "circular import",
+    "E703": "imported name not found",
+    "W600": "population never connected",
+    "W601": "plastic connection never enabled by a phase",
+    "W602": "unused parameter",
+    "W603": "phase-dependent code names a phase the schedule lacks",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    message: str
+    span: Span | None
+    hints: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def error(code: str, message: str, span: Span | None, *hints: str) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, code, message, span, tuple(h for h in hints if h))
+
+
+def warning(code: str, message: str, span: Span | None, *hints: str) -> Diagnostic:
+    return Diagnostic(Severity.WARNING, code, message, span, tuple(h for h in hints if h))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A "did you mean" hint for a misspelt name, or "" when nothing is close."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        if name.lower() in lowered:
+            close = [lowered[name.lower()]]
+    if not close:
+        return ""
+    return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+
+
+class SourceCache:
+    """Source texts by file name, so diagnostics can show the offending line."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, list[str]] = {}
+
+    def add(self, file: str, text: str) -> None:
+        self._texts[file] = text.splitlines()
+
+    def line(self, file: str, number: int) -> str | None:
+        lines = self._texts.get(file)
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1]
+
+
+def render(diag: Diagnostic, sources: SourceCache | None = None) -> str:
+    """Render one diagnostic the way a compiler does: location, line, caret, hints."""
+    head = f"{diag.severity.value}[{diag.code}]: {diag.message}"
+    if diag.span is None:
+        out = [head]
+    else:
+        out = [f"{diag.span}: {head}"]
+        text = sources.line(diag.span.file, diag.span.line) if sources else None
+        if text is not None:
+            text = text.expandtabs(1)
+            gutter = str(diag.span.line)
+            pad = " " * len(gutter)
+            start = max(diag.span.col - 1, 0)
+            if diag.span.end_line == diag.span.line:
+                width = max(diag.span.end_col - diag.span.col, 1)
+            else:
+                width = max(len(text.rstrip()) - start, 1)
+            out.append(f" {gutter} | {text}")
+            out.append(f" {pad} | {' ' * start}{'^' * width}")
+    for hint in diag.hints:
+        out.append(f"  = hint: {hint}")
+    return "\n".join(out)
+
+
+def render_all(diags: Sequence[Diagnostic], sources: SourceCache | None = None) -> str:
+    return "\n\n".join(render(d, sources) for d in diags)
+
+
+def sort_key(diag: Diagnostic) -> tuple:
+    s = diag.span
+    return (s.file, s.line, s.col, diag.code) if s else ("", 0, 0, diag.code)

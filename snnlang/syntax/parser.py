@@ -1,0 +1,267 @@
+"""Text -> AST, with syntax errors as diagnostics.
+
+Recovery: a file that fails to parse is re-parsed one top-level block
+(`neuron`, `synapse`, `network`, `import`) at a time, so one broken block
+costs one diagnostic and every other block is still parsed and checked.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import Indenter
+
+from snnlang.diagnostics import Diagnostic, Span, error
+from snnlang.syntax import ast as A
+from snnlang.syntax.builder import AstBuilder, _FileDoc
+
+TAB_LEN = 4
+
+
+class IndentationProblem(Exception):
+    def __init__(self, message: str, line: int, col: int, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.line, self.col, self.hint = message, line, col, hint
+
+
+class SnnIndenter(Indenter):
+    """Python-style INDENT/DEDENT; a dedent to an unknown column is a located error."""
+
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = TAB_LEN
+
+    def handle_NL(self, token: Token):
+        if self.paren_level > 0:
+            return
+        yield token
+        indent_str = token.rsplit("\n", 1)[1]
+        indent = indent_str.count(" ") + indent_str.count("\t") * self.tab_len
+        if indent > self.indent_level[-1]:
+            self.indent_level.append(indent)
+            yield Token.new_borrow_pos(self.INDENT_type, indent_str, token)
+        else:
+            while indent < self.indent_level[-1]:
+                self.indent_level.pop()
+                yield Token.new_borrow_pos(self.DEDENT_type, indent_str, token)
+            if indent != self.indent_level[-1]:
+                raise IndentationProblem(
+                    f"this line is indented to column {indent + 1}, which matches no enclosing block",
+                    token.end_line, token.end_column,
+                    f"indent it to column {self.indent_level[-1] + 1} like the lines of its block",
+                )
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    """The grammar shipped as package data (`grammar/` is installed as `snnlang.grammar`)."""
+    try:
+        resource = importlib.resources.files("snnlang.grammar") / "snn.lark"
+        return resource.read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        # a source checkout used without installing: the grammar sits beside the package
+        return (Path(__file__).resolve().parents[2] / "grammar" / "snn.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=SnnIndenter(),
+                propagate_positions=True, maybe_placeholders=True)
+
+
+# ------------------------------------------------------------------ public API
+
+
+def parse(text: str, file: str = "<string>") -> tuple[A.Module, list[Diagnostic]]:
+    """Parse `.snn` source. Always returns a Module (possibly partial) and diagnostics."""
+    text = text.replace("\r\n", "\n")
+    if "\t" in text:
+        text = text.expandtabs(TAB_LEN)
+    items, diag = _parse_items(text, file, line_offset=0)
+    if diag is None:
+        return _module(file, items), []
+    diags: list[Diagnostic] = []
+    items = []
+    for start, chunk in _top_level_chunks(text):
+        chunk_items, chunk_diag = _parse_items(chunk, file, line_offset=start)
+        if chunk_diag is None:
+            items.extend(chunk_items)
+        else:
+            diags.append(chunk_diag)
+    if not diags:  # a whole-file error the chunks do not reproduce (rare): keep the first
+        diags.append(diag)
+    return _module(file, items), diags
+
+
+def _module(file: str, items: list) -> A.Module:
+    doc = next((i.text for i in items if isinstance(i, _FileDoc)), None)
+    imports = tuple(i for i in items if isinstance(i, A.Import))
+    defs = tuple(i for i in items if isinstance(i, (A.NeuronDef, A.SynapseDef, A.NetworkDef)))
+    return A.Module(file, doc, imports, defs)
+
+
+def _parse_items(text: str, file: str, line_offset: int) -> tuple[list, Diagnostic | None]:
+    # Padding with newlines keeps Lark's line numbers equal to the file's.
+    source = "\n" * line_offset + text
+    if not source.endswith("\n"):
+        source += "\n"
+    try:
+        tree = _lark().parse(source)
+    except IndentationProblem as exc:
+        return [], error("E102", exc.message, Span(file, exc.line, exc.col, exc.line, exc.col + 1),
+                         exc.hint)
+    except UnexpectedInput as exc:
+        return [], _syntax_diagnostic(exc, source, file)
+    return AstBuilder(file).transform(tree), None
+
+
+_BLOCK_START = re.compile(r"[^\s#]")
+
+
+def _top_level_chunks(text: str) -> list[tuple[int, str]]:
+    """Split into top-level blocks: a block starts at a non-blank, non-comment
+    line in column 1 that is not inside a triple-quoted string."""
+    lines = text.split("\n")
+    starts: list[int] = []
+    in_string = False
+    for i, line in enumerate(lines):
+        if not in_string and _BLOCK_START.match(line):
+            starts.append(i)
+        if line.count('"""') % 2 == 1:
+            in_string = not in_string
+    if not starts:
+        return []
+    if starts[0] != 0:
+        starts[0] = 0  # leading comments/blank lines belong to the first block
+    bounds = starts + [len(lines)]
+    return [(bounds[k], "\n".join(lines[bounds[k]:bounds[k + 1]])) for k in range(len(starts))]
+
+
+# ------------------------------------------------------------- error messages
+
+_FRIENDLY = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": 'a string ("...")',
+    "_NL": "the end of the line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "the end of the block",
+    "$END": "the end of the file",
+    "ODE_LHS": "an ODE `dx/dt = ...`",
+    "AUGOP": "`+=`, `-=`, `*=` or `/=`",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*`, `/` or `%`",
+    "POW_OP": "`^`",
+    "PHASE_EDGE": "`start` or `end`",
+    "POP_KW": "`population` or `layer`",
+}
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _FRIENDLY:
+        return _FRIENDLY[name]
+    try:
+        term = _lark().get_terminal(name)
+    except KeyError:
+        return name
+    if term.pattern.type == "str":
+        return f"`{term.pattern.value}`"
+    return name.lower()
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "_INDENT":
+        return "indented block"
+    if tok.type == "_DEDENT":
+        return "end of block"
+    return f"`{tok}`"
+
+
+def _expected_text(expected: set[str]) -> str:
+    words = sorted({_describe_terminal(e) for e in expected})
+    if len(words) > 8:
+        keywords = [w for w in words if w.startswith("`") and w[1:-1].isalpha()]
+        others = [w for w in words if w not in keywords]
+        if keywords:
+            return "one of " + ", ".join(keywords[:10]) + (" ..." if len(keywords) > 10 else "") + (
+                f" (or {len(others)} other kinds of token)" if others else "")
+        return "one of " + ", ".join(words[:8]) + " ..."
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _token_span(tok: Token, file: str) -> Span:
+    if tok.type in ("_NL", "_INDENT", "_DEDENT"):
+        # these borrow the newline's position; point at the end of the line before
+        line, col = tok.line, tok.column
+        return Span(file, line, col, line, col + 1)
+    end_col = tok.end_column if tok.end_line == tok.line and tok.end_column else tok.column + 1
+    return Span(file, tok.line, tok.column, tok.line, max(end_col, tok.column + 1))
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
+        if char == '"':
+            return error("E104", "string is not closed", span,
+                         'close it with `"` on the same line, or use `"""` for several lines')
+        shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
+        hint = ""
+        if char in "{}[];":
+            hint = "blocks are made by indentation after `:`, not by braces or semicolons"
+        elif char == "'":
+            hint = 'strings use double quotes; ODEs are written `dv/dt = ...`'
+        return error("E103", f"unexpected character {shown}", span, hint)
+    if isinstance(exc, UnexpectedEOF):
+        span = Span(file, exc.line if exc.line > 0 else 1, max(exc.column, 1), exc.line, exc.column + 1)
+        return error("E101", "unexpected end of file; expected " + _expected_text(exc.expected), span)
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = set(exc.expected)
+    if tok.type == "$END":
+        line = max(source.rstrip("\n").count("\n") + 1, 1)
+        return error("E101", "unexpected end of file; expected " + _expected_text(expected),
+                     Span(file, line, 1, line, 2), "a block may be unfinished")
+    span = _token_span(tok, file)
+    message = f"unexpected {_describe_token(tok)}; expected {_expected_text(expected)}"
+    return error("E100", message, span, _hint_for(tok, expected))
+
+
+def _hint_for(tok: Token, expected: set[str]) -> str:
+    if tok.type == "ASSIGN" and _accepts(expected, "<-"):
+        return "a per-step update is written `v <- expr`; `=` assigns only inside handlers"
+    if tok.type == "_NL" and _accepts(expected, ":"):
+        return "a block header ends with `:`"
+    if tok.type == "_INDENT":
+        return "indent only after a line that ends with `:`"
+    if tok.type == "_NL" and expected & {"NAME", "NUMBER", "LPAR"}:
+        return "the expression is incomplete"
+    if tok.type == "NAME" and "_NL" in expected:
+        return "two things stand side by side; is an operator or a line break missing?"
+    if tok.type == "ASSIGN" and "EQ" in expected:
+        return "compare with `==`"
+    return ""
+
+
+def _accepts(expected: set[str], literal: str) -> bool:
+    for name in expected:
+        try:
+            term = _lark().get_terminal(name)
+        except KeyError:
+            continue
+        if term.pattern.type == "str" and term.pattern.value == literal:
+            return True
+    return False
