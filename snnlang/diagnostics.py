@@ -133,13 +133,24 @@ class SourceCache:
         self._texts: dict[str, list[str]] = {}
 
     def add(self, file: str, text: str) -> None:
-        self._texts[file] = text.splitlines()
+        # lines as the parser counts them: only `\n` (or `\r\n`) ends a line; `str.splitlines`
+        # would also split at form feeds, `\x1c`..`\x1e`, U+0085, U+2028... and show the wrong line
+        self._texts[file] = text.replace("\r\n", "\n").split("\n")
+
+    def texts(self) -> dict[str, str]:
+        """Every file's text (as the parser saw its lines), by file name."""
+        return {name: "\n".join(lines) for name, lines in self._texts.items()}
 
     def line(self, file: str, number: int) -> str | None:
         lines = self._texts.get(file)
         if lines is None or not 1 <= number <= len(lines):
             return None
         return lines[number - 1]
+
+
+# The parser expands tabs to this many columns before parsing (snnlang.syntax.parser.TAB_LEN),
+# so span columns count a tab that way; the rendered line must be expanded alike.
+TAB_SIZE = 4
 
 
 def render(diag: Diagnostic, sources: SourceCache | None = None) -> str:
@@ -151,7 +162,7 @@ def render(diag: Diagnostic, sources: SourceCache | None = None) -> str:
         out = [f"{diag.span}: {head}"]
         text = sources.line(diag.span.file, diag.span.line) if sources else None
         if text is not None:
-            text = text.expandtabs(1)
+            text = text.expandtabs(TAB_SIZE)
             gutter = str(diag.span.line)
             pad = " " * len(gutter)
             start = max(diag.span.col - 1, 0)

@@ -100,6 +100,7 @@ class _DefinitionChecker:
             sym.dim = DIMENSIONLESS
             return sym.dim
         self._resolving.add(sym.name)
+        sym.dim_unknown = False
         try:
             sym.dim = self._infer_dim(sym)
         finally:
@@ -120,6 +121,7 @@ class _DefinitionChecker:
                 return declared
             if sym.type.kind == "float" and value.is_bool and isinstance(decl, A.StateDecl):
                 sym.type = BOOL
+            sym.dim_unknown = sym.dim_unknown or value.unknown  # silences follow-on errors
             return value.dim
         if isinstance(decl, A.InputDecl):
             declared = self._declared(decl.type, sym)
@@ -131,8 +133,11 @@ class _DefinitionChecker:
     def _declared(self, typ, sym: Symbol) -> Dimension | None:
         if typ is None:
             return None
+        before = len(self.diags)
         vtype, dim = resolve_type(typ, self.diags, self.unit_lookup)
         sym.type = vtype
+        if dim is None and isinstance(typ, A.NamedType) and len(self.diags) > before:
+            sym.dim_unknown = True  # an unknown unit (reported): its dimension is not known
         return dim
 
     def unit_lookup(self, name: str) -> tuple[float, Dimension] | None:
@@ -144,7 +149,9 @@ class _DefinitionChecker:
             vtype, _ = resolve_type(decl.type, self.diags, self.unit_lookup)
             sym.type = vtype
         if decl.kind in ("sum", "mean") and decl.arg is not None:
-            return chk.infer(decl.arg).dim
+            info = chk.infer(decl.arg)
+            sym.dim_unknown = info.unknown
+            return info.dim
         for on in decl.on:
             info = chk.infer(on.value)
             if not info.unknown:
@@ -156,7 +163,8 @@ class _DefinitionChecker:
         raise NotImplementedError
 
     def info(self, sym: Symbol) -> Info:
-        return Info(self.dim_of(sym), sym.type)
+        dim = self.dim_of(sym)
+        return Info(dim, sym.type, unknown=sym.dim_unknown)
 
     def check_trace(self, decl: A.TraceDecl, compartment: str | None) -> None:
         chk = self.checker_for(compartment)
@@ -379,7 +387,7 @@ class NeuronChecker(_DefinitionChecker):
 
     def _check_ode(self, m: A.OdeDecl, comp, chk: ExprChecker, defined_by: dict[str, str]) -> None:
         if m.method is not None and m.method not in B.SOLVERS:
-            self.diags.append(error("E214", f"unknown solver `{m.method}`", m.span,
+            self.diags.append(error("E214", f"unknown solver `{m.method}`", m.method_span or m.span,
                                     did_you_mean(m.method, B.SOLVERS) or
                                     "solvers: " + ", ".join(B.SOLVERS)))
         rhs = chk.infer(m.rhs)
@@ -388,7 +396,7 @@ class NeuronChecker(_DefinitionChecker):
             return
         self._define_once(sym, "an ODE", m.var_span, defined_by)
         want = self.dim_of(sym) / self.time_dim
-        if not rhs.unknown and rhs.dim != want:
+        if not rhs.unknown and not sym.dim_unknown and rhs.dim != want:
             from snnlang.semantics.units import conversion_hint
             self.diags.append(error(
                 "E304", f"d{m.var}/dt must be {describe(want)}, but the right-hand side is "
@@ -401,7 +409,7 @@ class NeuronChecker(_DefinitionChecker):
             return
         self._define_once(sym, "an update", m.var_span, defined_by)
         target = self.info(sym)
-        if not rhs.unknown and rhs.dim != target.dim and not (rhs.const == 0):
+        if not rhs.unknown and not target.unknown and rhs.dim != target.dim and not (rhs.const == 0):
             self.diags.append(error(
                 "E300", f"`{m.var}` is {describe(target.dim)} but `{m.var} <- ...` gives "
                 f"{describe(rhs.dim)}", m.rhs.span))
@@ -638,7 +646,7 @@ class SynapseChecker(_DefinitionChecker):
         binding = self.pre if name.parts[0] == "pre" else self.post
         if binding.scope is None:
             return Info(DIMENSIONLESS, BOOL)
-        return Info(sym.dim if sym.dim is not None else DIMENSIONLESS, sym.type)
+        return Info(sym.dim if sym.dim is not None else DIMENSIONLESS, sym.type, unknown=sym.dim_unknown)
 
     def _check_handler_event(self, event: A.Name) -> None:
         parts = event.parts
@@ -689,7 +697,7 @@ class SynapseChecker(_DefinitionChecker):
                                         "into an input port or a state", s.target.span))
                 return
             target = Info(sym.dim if sym.dim is not None else DIMENSIONLESS, sym.type)
-            if not value.unknown and target.dim != value.dim:
+            if not value.unknown and not sym.dim_unknown and target.dim != value.dim:
                 hint = (f"declare the port's unit, e.g. `input {sym.name}: ...`"
                         if sym.kind == "input" and target.dim.is_dimensionless else "")
                 self.diags.append(error("E300", f"`{s.target.dotted}` is {describe(target.dim)} but the "

@@ -32,12 +32,33 @@ def show(expr: A.Expr) -> str:
     if isinstance(expr, A.Call):
         return f"{expr.func}(...)"
     if isinstance(expr, A.BinOp):
-        return f"{show(expr.left)} {expr.op} {show(expr.right)}"
+        return f"{_operand(expr.left, expr.op, 'left')} {expr.op} {_operand(expr.right, expr.op, 'right')}"
     if isinstance(expr, A.UnaryOp):
-        return f"{expr.op}{' ' if expr.op == 'not' else ''}{show(expr.operand)}"
+        inner = show(expr.operand)
+        if isinstance(expr.operand, (A.BinOp, A.Compare, A.Logic, A.Conditional)):
+            inner = f"({inner})"
+        return f"{expr.op}{' ' if expr.op == 'not' else ''}{inner}"
     if isinstance(expr, (A.Compare, A.Logic)):
         return f"{show(expr.left)} {expr.op} {show(expr.right)}"
     return "expression"
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "^": 3}
+
+
+def _operand(expr: A.Expr, op: str, side: str) -> str:
+    """An operand of `op`, parenthesised where the source needed it (`(a - b) / c`)."""
+    text = show(expr)
+    if isinstance(expr, (A.Compare, A.Logic, A.Conditional)):
+        return f"({text})"
+    if isinstance(expr, A.BinOp):
+        inner, outer = _PRECEDENCE.get(expr.op, 0), _PRECEDENCE.get(op, 0)
+        # equal precedence: `+ - * / %` group to the left, `^` to the right
+        if inner < outer or (inner == outer and (side == "right") != (op == "^")):
+            return f"({text})"
+    if isinstance(expr, A.UnaryOp) and op == "^" and side == "left":
+        return f"({text})"
+    return text
 
 
 def dim_text(info: Info) -> str:
@@ -60,12 +81,14 @@ class ExprChecker:
         method = getattr(self, "_" + type(expr).__name__.lower())
         return method(expr)
 
-    def expect_same(self, a: Info, b: Info, span: Span, what: str) -> None:
+    def expect_same(self, a: Info, b: Info, span: Span, what: str) -> bool:
+        """Report E300 unless the dimensions agree; True when it reported."""
         if a.unknown or b.unknown or a.dim == b.dim:
-            return
+            return False
         self.diags.append(error(
             "E300", f"{what}: {describe(a.dim)} vs {describe(b.dim)}", span,
             conversion_hint(b.dim, a.dim)))
+        return True
 
     def expect_dim(self, info: Info, want: Dimension, span: Span, what: str, code: str = "E300") -> None:
         if info.unknown or info.dim == want:
@@ -83,7 +106,7 @@ class ExprChecker:
     # ------------------------------------------------------------------ leaves
     def _number(self, e: A.Number) -> Info:
         is_int = "." not in e.text and "e" not in e.text.lower()
-        return Info(DIMENSIONLESS, INT if is_int else FLOAT, e.value)
+        return Info(DIMENSIONLESS, INT if is_int else FLOAT, _finite(e.value))
 
     def _quantity(self, e: A.Quantity) -> Info:
         unit = UNITS.get(e.unit)
@@ -94,7 +117,7 @@ class ExprChecker:
             self.diags.append(error("E301", f"unknown unit `{e.unit}`", e.unit_span, hint))
             return UNKNOWN
         scale, dim = unit
-        return Info(dim, FLOAT, e.value * scale)
+        return Info(dim, FLOAT, _finite(e.value * scale))
 
     def _boolean(self, e: A.Boolean) -> Info:
         return Info(DIMENSIONLESS, BOOL, 1.0 if e.value else 0.0)
@@ -116,8 +139,10 @@ class ExprChecker:
         left, right = self.infer(e.left), self.infer(e.right)
         unknown = left.unknown or right.unknown
         if e.op in "+-":
-            self.expect_same(left, right, e.span, f"cannot {'add' if e.op == '+' else 'subtract'} "
-                             f"`{show(e.right)}` {'to' if e.op == '+' else 'from'} `{show(e.left)}`")
+            # after a reported mismatch the sum has no meaningful dimension: mark it unknown so
+            # that the enclosing ODE/assignment does not repeat the error (E304 after E300)
+            unknown |= self.expect_same(left, right, e.span, f"cannot {'add' if e.op == '+' else 'subtract'} "
+                                        f"`{show(e.right)}` {'to' if e.op == '+' else 'from'} `{show(e.left)}`")
             const = _fold(e.op, left.const, right.const)
             return Info(left.dim, _numeric(left, right), const, unknown)
         if e.op in "*/":
@@ -125,7 +150,7 @@ class ExprChecker:
             return Info(dim, _numeric(left, right, e.op == "/"), _fold(e.op, left.const, right.const),
                         unknown)
         if e.op == "%":
-            self.expect_same(left, right, e.span, "operands of `%` differ")
+            unknown |= self.expect_same(left, right, e.span, "operands of `%` differ")
             return Info(left.dim, _numeric(left, right), _fold("%", left.const, right.const), unknown)
         # power
         if not right.unknown and not right.dim.is_dimensionless:
@@ -264,7 +289,17 @@ def _numeric(a: Info, b: Info, division: bool = False):
     return FLOAT
 
 
+def _finite(value: float | None) -> float | None:
+    """A constant the checker can compute with: `1e400` (inf) or `inf - inf` are not constants,
+    so later `int(...)` conversions (sizes, bit widths) never see inf or nan."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _fold(op: str, a: float | None, b: float | None) -> float | None:
+    return _finite(_fold_raw(op, a, b))
+
+
+def _fold_raw(op: str, a: float | None, b: float | None) -> float | None:
     if a is None or b is None:
         return None
     try:

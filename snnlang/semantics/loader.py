@@ -87,8 +87,11 @@ class _Loader:
     def _resolve(self, imp: A.Import, base: Path) -> Path | None:
         candidates = [base / imp.path] + [d / imp.path for d in stdlib_dirs()]
         for c in candidates:
-            if c.is_file():
-                return c.resolve()
+            try:
+                if c.is_file():
+                    return c.resolve()
+            except (OSError, ValueError):  # e.g. a name too long for the file system: not found
+                continue
         return None
 
     def _import(self, imp: A.Import, into: LoadedModule, base: Path, chain: tuple[str, ...]) -> None:

@@ -156,7 +156,7 @@ class NetworkChecker:
                 self.diags.append(error("E200", f"neuron `{scope.name}` of `{head}` has no "
                                         f"`{'.'.join(rest)}`", name.span, did_you_mean(rest[-1], scope.symbols)))
                 return None
-            return Info(sym.dim or DIMENSIONLESS, sym.type)
+            return Info(sym.dim or DIMENSIONLESS, sym.type, unknown=sym.dim_unknown)
         if head in self.conn_names:
             conn = self.conn_names[head]
             syn = self.synapses.get(conn.synapse)
@@ -167,7 +167,7 @@ class NetworkChecker:
                 self.diags.append(error("E200", f"synapse `{conn.synapse}` of `{head}` has no "
                                         f"`{'.'.join(rest)}`", name.span, did_you_mean(rest[-1], syn.symbols)))
                 return None
-            return Info(sym.dim or DIMENSIONLESS, sym.type)
+            return Info(sym.dim or DIMENSIONLESS, sym.type, unknown=sym.dim_unknown)
         self.diags.append(error("E211", f"unknown population or connection `{head}`", name.span,
                                 did_you_mean(head, list(self.out.populations) + list(self.conn_names))))
         return None
@@ -271,7 +271,7 @@ class NetworkChecker:
                                         did_you_mean(kw.name, params)))
                 continue
             info = self.consts.infer(kw.value)
-            if sym.dim is not None and not info.unknown and info.dim != sym.dim:
+            if sym.dim is not None and not sym.dim_unknown and not info.unknown and info.dim != sym.dim:
                 self.diags.append(error("E300", f"`{kw.name}` is {describe(sym.dim)} but this value is "
                                         f"{describe(info.dim)}", kw.value.span))
 
@@ -336,7 +336,10 @@ class NetworkChecker:
         overrides = [o for o in m.options if isinstance(o, A.ParamDecl)]
         for o in overrides:
             self._overrides([A.Keyword(o.name, o.value, o.span)], syn.symbols, f"synapse `{m.synapse}`")
-        if src is not None and dst is not None:
+        # a population whose neuron type is unknown (already reported, E202) has no scope:
+        # binding it would make every `pre.X`/`post.X` a follow-on error
+        unresolved = any(p is not None and p.kind == "population" and p.scope is None for p in (src, dst))
+        if src is not None and dst is not None and not unresolved:
             syn.check(PeerBinding(src.scope, None, src.kind), PeerBinding(dst.scope, compartment, dst.kind))
         for opt in m.options:
             if not isinstance(opt, A.ConnOption):
@@ -398,7 +401,8 @@ class NetworkChecker:
                 local[s.name] = Info(s.dim or DIMENSIONLESS, s.type)
         init = ExprChecker(self._lookup_const, B.INIT, self.diags, "init", local)
         info = init.infer(opt.value)
-        if sym.dim is not None and not info.unknown and info.dim != sym.dim and info.const != 0:
+        if sym.dim is not None and not sym.dim_unknown and not info.unknown and info.dim != sym.dim \
+                and info.const != 0:
             self.diags.append(error("E300", f"`{opt.var}` is {describe(sym.dim)} but its initial value is "
                                     f"{describe(info.dim)}", opt.value.span))
 

@@ -61,6 +61,7 @@ class Symbol:
     dim: Dimension | None = None
     trace_side: str | None = None  # synapse traces: "pre" | "post" | "syn"
     phases: tuple[str, ...] = ()   # declared inside `during`
+    dim_unknown: bool = False      # its value mentions something already reported (E301...)
 
     @property
     def writable(self) -> bool:

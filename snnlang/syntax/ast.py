@@ -208,6 +208,7 @@ class OdeDecl:
     method: str | None
     var_span: Span
     span: Span
+    method_span: Span | None = None  # the solver's name after `using`
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from lark import Token, Transformer, v_args
 
 from snnlang.diagnostics import Span
@@ -10,11 +12,9 @@ from snnlang.syntax import ast as A
 
 def _strip_string(raw: str) -> str:
     if raw.startswith('"""'):
-        body = raw[3:-3]
-        lines = body.strip("\n").splitlines()
-        indents = [len(l) - len(l.lstrip()) for l in lines if l.strip()]
-        cut = min(indents) if indents else 0
-        return "\n".join(l[cut:] for l in lines).strip()
+        # like Python docstrings: the common indentation of the lines after the first goes
+        # (the first line starts right after the quotes, so it has none to share)
+        return inspect.cleandoc(raw[3:-3])
     return raw[1:-1]
 
 
@@ -149,7 +149,8 @@ class AstBuilder(Transformer):
         lhs, rhs, method = children
         var = lhs[1:lhs.index("/")].strip()
         return A.OdeDecl(var, rhs, str(method) if method is not None else None,
-                         self._tspan(lhs), self._span(meta))
+                         self._tspan(lhs), self._span(meta),
+                         self._tspan(method) if method is not None else None)
 
     @v_args(meta=True)
     def update(self, meta, children):

@@ -38,6 +38,18 @@ class SnnIndenter(Indenter):
     DEDENT_type = "_DEDENT"
     tab_len = TAB_LEN
 
+    def process(self, stream):
+        self.open_parens: list[Token] = []  # for "this `(` is never closed" hints
+        return super().process(self._track_parens(stream))
+
+    def _track_parens(self, stream):
+        for tok in stream:
+            if tok.type in self.OPEN_PAREN_types:
+                self.open_parens.append(tok)
+            elif tok.type in self.CLOSE_PAREN_types and self.open_parens:
+                self.open_parens.pop()
+            yield tok
+
     def handle_NL(self, token: Token):
         if self.paren_level > 0:
             return
@@ -70,10 +82,16 @@ def grammar_text() -> str:
         return (Path(__file__).resolve().parents[2] / "grammar" / "snn.lark").read_text(encoding="utf-8")
 
 
+def _positioned(node) -> bool:
+    """Whether a child counts for its parent's span: the line break (and the next line's
+    indentation) that ends a statement does not, so spans end where the statement ends."""
+    return not (isinstance(node, Token) and node.type in ("_NL", "_INDENT", "_DEDENT"))
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=SnnIndenter(),
-                propagate_positions=True, maybe_placeholders=True)
+                propagate_positions=_positioned, maybe_placeholders=True)
 
 
 # ------------------------------------------------------------------ public API
@@ -89,8 +107,10 @@ def parse(text: str, file: str = "<string>") -> tuple[A.Module, list[Diagnostic]
         return _module(file, items), []
     diags: list[Diagnostic] = []
     items = []
-    for start, chunk in _top_level_chunks(text):
-        chunk_items, chunk_diag = _parse_items(chunk, file, line_offset=start)
+    chunks = _top_level_chunks(text)
+    for k, (start, chunk) in enumerate(chunks):
+        chunk_items, chunk_diag = _parse_items(chunk, file, line_offset=start,
+                                               at_file_end=k == len(chunks) - 1)
         if chunk_diag is None:
             items.extend(chunk_items)
         else:
@@ -107,7 +127,8 @@ def _module(file: str, items: list) -> A.Module:
     return A.Module(file, doc, imports, defs)
 
 
-def _parse_items(text: str, file: str, line_offset: int) -> tuple[list, Diagnostic | None]:
+def _parse_items(text: str, file: str, line_offset: int,
+                 at_file_end: bool = True) -> tuple[list, Diagnostic | None]:
     # Padding with newlines keeps Lark's line numbers equal to the file's.
     source = "\n" * line_offset + text
     if not source.endswith("\n"):
@@ -118,7 +139,7 @@ def _parse_items(text: str, file: str, line_offset: int) -> tuple[list, Diagnost
         return [], error("E102", exc.message, Span(file, exc.line, exc.col, exc.line, exc.col + 1),
                          exc.hint)
     except UnexpectedInput as exc:
-        return [], _syntax_diagnostic(exc, source, file)
+        return [], _syntax_diagnostic(exc, source, file, at_file_end)
     return AstBuilder(file).transform(tree), None
 
 
@@ -211,7 +232,17 @@ def _token_span(tok: Token, file: str) -> Span:
     return Span(file, tok.line, tok.column, tok.line, max(end_col, tok.column + 1))
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Diagnostic:
+def _unclosed_paren_hint(before: Token | None) -> str:
+    """A hint naming an open `(` on an earlier line than the error, if the parse left one open."""
+    opened = getattr(_lark().options.postlex, "open_parens", None) or []
+    if opened and (before is None or before.type in ("_NL", "_DEDENT") or before.line is None
+                   or opened[-1].line < before.line):
+        return f"the `(` at line {opened[-1].line}, column {opened[-1].column} is never closed"
+    return ""
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str,
+                       at_file_end: bool = True) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
         char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
@@ -234,10 +265,14 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Diagnost
     if tok.type == "$END":
         line = max(source.rstrip("\n").count("\n") + 1, 1)
         return error("E101", "unexpected end of file; expected " + _expected_text(expected),
-                     Span(file, line, 1, line, 2), "a block may be unfinished")
+                     Span(file, line, 1, line, 2), _unclosed_paren_hint(None) or "a block may be unfinished")
     span = _token_span(tok, file)
+    if at_file_end and tok.type == "_DEDENT" and not source[tok.start_pos or 0:].strip():
+        # the blocks closed by the end of the file (e.g. inside an unclosed `(`)
+        return error("E101", "unexpected end of file; expected " + _expected_text(expected), span,
+                     _unclosed_paren_hint(None) or "a block may be unfinished")
     message = f"unexpected {_describe_token(tok)}; expected {_expected_text(expected)}"
-    return error("E100", message, span, _hint_for(tok, expected))
+    return error("E100", message, span, _unclosed_paren_hint(tok) or _hint_for(tok, expected))
 
 
 def _hint_for(tok: Token, expected: set[str]) -> str:
