@@ -61,8 +61,12 @@ PopMean = _op("PopMean", 1, "mean over the population")
 PopMax = _op("PopMax", 1, "max over the population")
 PopMin = _op("PopMin", 1, "min over the population")
 
+# initialisers: (stream); fan_in/fan_out are symbols the backend binds per connection
+KaimingUniform = _op("KaimingUniform", 1, "U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (stream)")
+XavierUniform = _op("XavierUniform", 1, "U(-a, a), a = sqrt(6/(fan_in+fan_out)) (stream)")
+
 POPULATION_FUNCTIONS = (Softmax, Categorical, Wta, PopSum, PopMean, PopMax, PopMin)
-STOCHASTIC_FUNCTIONS = (Bernoulli, Uniform, Normal, Poisson, Categorical)
+STOCHASTIC_FUNCTIONS = (Bernoulli, Uniform, Normal, Poisson, Categorical, KaimingUniform, XavierUniform)
 
 COMPARISONS = {">": Gt, ">=": Ge, "<": Lt, "<=": Le, "==": Eq, "!=": Ne}
 LOGIC = {"and": And, "or": Or, "xor": Xor}
@@ -75,4 +79,5 @@ SIMPLE = {
     "relu": Relu, "heaviside": Heaviside, "sigmoid": Sigmoid, "softmax": Softmax, "wta": Wta,
     "popsum": PopSum, "popmean": PopMean, "popmax": PopMax, "popmin": PopMin,
 }
-STOCHASTIC = {"bernoulli": Bernoulli, "poisson": Poisson, "categorical": Categorical}
+STOCHASTIC = {"bernoulli": Bernoulli, "poisson": Poisson, "categorical": Categorical,
+              "kaiming_uniform": KaimingUniform, "xavier_uniform": XavierUniform}

@@ -80,3 +80,25 @@ def normal_np(seed: int, stream: int, step: int, index: np.ndarray) -> np.ndarra
     u1 = uniform_np(seed, 2 * stream + 0x10000, step, index)
     u2 = uniform_np(seed, 2 * stream + 0x10001, step, index)
     return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+# ------------------------------------------------------------ stream layout
+# Streams 0 .. ModelIR.streams-1 belong to the stochastic call sites of the model
+# (numbered at lowering). The runtime's own random decisions use fixed bases far above,
+# so every backend numbers them the same way.
+ENCODER_STREAM_BASE = 1 << 20       # + index of the input/label population in NetworkIR.populations
+CONNECTIVITY_STREAM_BASE = 2 << 20  # + index of the connection in NetworkIR.connections (sparse masks)
+ROUNDING_STREAM_BASE = 3 << 20      # + 256 * owner index + variable index (stochastic rounding)
+INIT_STEP = 0                       # initialisers draw at step 0 with index = flat element index
+
+
+def encoder_stream(population_index: int) -> int:
+    return ENCODER_STREAM_BASE + population_index
+
+
+def connectivity_stream(connection_index: int) -> int:
+    return CONNECTIVITY_STREAM_BASE + connection_index
+
+
+def rounding_stream(owner_index: int, var_index: int) -> int:
+    return ROUNDING_STREAM_BASE + 256 * owner_index + var_index
