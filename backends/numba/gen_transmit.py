@@ -1,0 +1,236 @@
+"""Transmission: a connection's delivery statements (`post.X += expr`), event-driven.
+
+As backends/reference/connections.py: right after the source population stepped (if the
+connection is active), each delivery of each handler whose phase runs adds
+    post.X[b, i] += sum over the pairs (i, j) where the trigger fired and the mask holds of expr
+into the target. The kernels visit only what can contribute:
+  dense,  on pre    the presynaptic neurons that fired (their columns), and sum with NumPy's
+                    pairwise order over those positions (`_pairwise_at`), so the result has the
+                    same bits as the reference's dense sum;
+  dense,  on post   the rows of the post neurons whose event fired;
+  sparse, on pre    the fired columns through a column index (CSC), adding in increasing j,
+                    which is the order of the reference's `bincount` over the CSR storage;
+  one_to_one        pair i alone.
+A delay longer than the natural one (0 steps when the target steps later in the order, else 1)
+goes through a ring buffer per statement that is added into the target at the start of step
+`step + D` (`pending_C`).
+"""
+
+from __future__ import annotations
+
+from snnlang.ir.model import Assign, HandlerIR
+
+from .code import Code, Kernel, decorator
+from .conn_common import INDICES, ConnNames
+from .plan import BuildError, ConnPlan, Plan
+from .printer import describe
+from .scope import Scope
+
+STEP_TRIGGERS = ("pre", "post", "step")
+
+
+class Deliveries:
+    def __init__(self, plan: Plan, c: ConnPlan) -> None:
+        self.plan = plan
+        self.c = c
+        self.statements: list[tuple[HandlerIR, Assign, int]] = []   # (handler, statement, number)
+        for h in c.syn.handlers:
+            for a in h.deliveries:
+                var = a.target[len("post."):]
+                if a.op not in ("+=", "-=") or var not in c.target.states:
+                    raise BuildError(f"connection {c.name}: `{a.target} {a.op}` is not a delivery into a "
+                                     f"variable of population {c.target.name}")
+                if c.target.states[var].fixed is not None:
+                    raise BuildError(f"connection {c.name}: delivers into the fixed-point `{c.target.name}.{var}`; "
+                                     "delivery targets must be floats")
+                self.statements.append((h, a, len(self.statements)))
+
+    @property
+    def delayed(self) -> bool:
+        return self.c.delay != self.c.natural_delay
+
+    def ring(self, names: ConnNames, number: int) -> str:
+        return names.internal(f"_ring{number}", (self.c.delay, "B", self.c.n_post), "float64")
+
+    # ------------------------------------------------------------ one statement
+
+    def emit(self, code: Code, scope: Scope, names: ConnNames, h: HandlerIR, a: Assign, number: int,
+             trigger: str | None) -> None:
+        """Code for one delivery statement; `trigger` is "pre", "post" or None (every pair)."""
+        c = self.c
+        var = a.target[len("post."):]
+        target = names.array(f"post_{var}", c.target.states[var].arg)
+        ctx = names.pair_context(f"delivery `{a.target} {a.op} ...`")
+        value = scope.expr(a.expr, ctx)
+        mask = None if a.mask is None else scope.cond(a.mask, ctx)
+        sign = "+" if a.op == "+=" else "-"
+
+        def sink(amount: str) -> None:
+            if self.delayed:
+                ring = self.ring(names, number)
+                code.line(f"{ring}[_slot, _b, _i] = {'' if sign == '+' else '-'}{amount}")
+            else:
+                code.line(f"{target}[_b, _i] = {target}[_b, _i] {sign} {amount}", a.origin)
+                with code.block(f"if not numpy.isfinite({target}[_b, _i]):"):
+                    code.line("bad = True")
+
+        masked = value if mask is None else f"({value}) if {mask} else 0.0"
+        code.comment(f"{a.target} {a.op} {describe(a.expr)}", a.origin)
+        with code.block("for _b in range(_B):"):
+            if c.layout == "dense" and trigger == "pre":
+                flag = names.flag("pre", h.event)
+                js = names.internal("_js", (c.n_pre,), "int64")
+                vals = names.internal("_vals", (c.n_pre,), "float64")
+                code.line("_n = 0")
+                with code.block(f"for _j in range({names.n_pre}):"):
+                    with code.block(f"if {flag}[_b, _j] != 0:"):
+                        code.line(f"{js}[_n] = _j")
+                        code.line("_n += 1")
+                with code.block("if _n > 0:"):
+                    with code.block(f"for _i in range({names.n_post}):"):
+                        with code.block("for _q in range(_n):"):
+                            code.line(f"_j = {js}[_q]")
+                            code.line(f"{vals}[_q] = {masked}", a.origin)
+                        code.line(f"_a = _pairwise_at({js}, {vals}, 0, _n, 0, {names.n_pre}, _tasks, _sums)")
+                        sink("_a")
+            elif c.layout == "dense":
+                vals = names.internal("_vals", (c.n_pre,), "float64")
+                with code.block(f"for _i in range({names.n_post}):"):
+                    inner = code
+                    if trigger == "post":
+                        flag = names.flag("post", h.event)
+                        block = code.block(f"if {flag}[_b, _i] != 0:")
+                        block.__enter__()
+                    with inner.block(f"for _j in range({names.n_pre}):"):
+                        inner.line(f"{vals}[_j] = {masked}", a.origin)
+                    inner.line(f"_a = _pairwise({vals}, 0, {names.n_pre}, _tasks, _sums)")
+                    sink("_a")
+                    if trigger == "post":
+                        block.__exit__(None, None, None)
+            elif c.layout == "one_to_one":
+                with code.block(f"for _i in range({names.n_post}):"):
+                    code.line("_j = _i")
+                    test = []
+                    if trigger is not None:
+                        test.append(f"{names.flag(trigger, h.event)}[_b, _i] != 0")
+                    if mask is not None:
+                        test.append(mask)
+                    if test:
+                        with code.block(f"if {' and '.join(test)}:"):
+                            sink(f"({value})")
+                    else:
+                        sink(f"({value})")
+            elif trigger == "pre":   # sparse, through the column index
+                ptr, row, pos = names.csc_arrays()
+                acc = names.internal("_acc", (c.n_post,), "float64")
+                flag = names.flag("pre", h.event)
+                with code.block(f"for _i in range({names.n_post}):"):
+                    code.line(f"{acc}[_i] = 0.0")
+                code.line("_n = 0")
+                with code.block(f"for _j in range({names.n_pre}):"):
+                    with code.block(f"if {flag}[_b, _j] != 0:"):
+                        code.line("_n += 1")
+                        with code.block(f"for _q in range({ptr}[_j], {ptr}[_j + 1]):"):
+                            code.line(f"_i = {row}[_q]")
+                            code.line(f"_k = {pos}[_q]")
+                            if mask is None:
+                                code.line(f"{acc}[_i] += {value}", a.origin)
+                            else:
+                                with code.block(f"if {mask}:"):
+                                    code.line(f"{acc}[_i] += {value}", a.origin)
+                with code.block("if _n > 0:"):
+                    with code.block(f"for _i in range({names.n_post}):"):
+                        sink(f"{acc}[_i]")
+            else:                    # sparse, row by row
+                indptr, indices = names.sparse_arrays()
+                with code.block(f"for _i in range({names.n_post}):"):
+                    test = f"{names.flag('post', h.event)}[_b, _i] != 0" if trigger == "post" else None
+                    body = code.block(f"if {test}:") if test else None
+                    if body:
+                        body.__enter__()
+                    code.line("_s = 0.0")
+                    with code.block(f"for _k in range({indptr}[_i], {indptr}[_i + 1]):"):
+                        code.line(f"_j = {indices}[_k]")
+                        if mask is None:
+                            code.line(f"_s += {value}", a.origin)
+                        else:
+                            with code.block(f"if {mask}:"):
+                                code.line(f"_s += {value}", a.origin)
+                    sink("_s")
+                    if body:
+                        body.__exit__(None, None, None)
+
+    # ------------------------------------------------------------ kernels
+
+    def has_transmit(self) -> bool:
+        return any(h.trigger in STEP_TRIGGERS for h, _, _ in self.statements)
+
+    def kernels(self) -> dict[tuple, Kernel]:
+        out = {}
+        if self.has_transmit():
+            out[("transmit",)] = self._transmit()
+        if self.delayed and self.statements:
+            out[("pending",)] = self._pending()
+        return out
+
+    def _transmit(self) -> str:
+        c = self.c
+        scope = Scope(self.plan, c.name, "transmit", INDICES)
+        names = ConnNames(self.plan, c, scope)
+        body = Code(1)
+        for h, a, number in self.statements:
+            if h.trigger not in STEP_TRIGGERS:
+                continue
+            flag = scope.phase_flag(h.phases)
+            trigger = h.trigger if h.trigger in ("pre", "post") else None
+            if flag is None:
+                self.emit(body, scope, names, h, a, number, trigger)
+            else:
+                with body.block(f"if {flag}:"):
+                    self.emit(body, scope, names, h, a, number, trigger)
+        return self._function(f"transmit_{c.syn.name}_{c.layout}", ["phase", "step"], scope, names, body,
+                              f"Synapse {c.syn.name} ({c.layout}): one step's deliveries of a connection. "
+                              "True if a target became NaN/Inf.", "transmit")
+
+    def _function(self, base: str, lead: list[str], scope: Scope, names: ConnNames, body: Code, doc: str,
+                  role: str) -> Kernel:
+        head = Code(1)
+        head.line(f'"""{doc}"""')
+        scope.header(head, scope.needs_t)
+        if "_slot" in body.text():
+            head.line(f"_slot = step % {scope.scalar('delay', str(self.c.delay))}")
+        if "_pairwise" in body.text():
+            head.line("_tasks = numpy.empty((64, 5), numpy.int64)   # scratch of the pairwise sums")
+            head.line("_sums = numpy.empty(64)")
+        head.line("bad = False")
+        params = [(x, ("ctx", x)) for x in lead] + [("seed", ("ctx", "seed")), ("consts", ("consts", self.c.name)),
+                                                    ("_B", ("ctx", "batch"))]
+        params += [(name, ("lit", actual)) for name, actual in scope.extra]
+        params += [(name, ("array", actual)) for name, actual in names.args]
+        out = Code()
+        out.line(decorator(role))
+        out.line(f"def __KERNEL__({', '.join(p for p, _ in params)}):")
+        out.extend(head)
+        out.extend(body)
+        out.line("    return bad")
+        return Kernel(base, out.text(), params)
+
+    def _pending(self) -> str:
+        c = self.c
+        scope = Scope(self.plan, c.name, "pending", INDICES)
+        names = ConnNames(self.plan, c, scope)
+        body = Code(1)
+        for h, a, number in self.statements:
+            var = a.target[len('post.'):]
+            target = names.array(f"post_{var}", c.target.states[var].arg)
+            ring = self.ring(names, number)
+            body.comment(f"delayed {a.target} {a.op} ... ({c.delay} steps)", a.origin)
+            with body.block("for _b in range(_B):"):
+                with body.block(f"for _i in range({names.n_post}):"):
+                    body.line(f"{target}[_b, _i] = {target}[_b, _i] + {ring}[_slot, _b, _i]")
+                    body.line(f"{ring}[_slot, _b, _i] = 0.0")
+                    with body.block(f"if not numpy.isfinite({target}[_b, _i]):"):
+                        body.line("bad = True")
+        return self._function(f"pending_{c.syn.name}", ["step"], scope, names, body,
+                              f"Synapse {c.syn.name}: the delayed deliveries of a connection due at this step.",
+                              "pending")

@@ -1,0 +1,57 @@
+"""`snnlang.compile`: source -> checked model -> IR -> backend executable -> `Model`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from snnlang.diagnostics import error, render_all
+from snnlang.runtime.executable import Options
+from snnlang.runtime.model import CompileError, Model
+
+
+def _looks_like_path(source: str | Path) -> bool:
+    if isinstance(source, Path):
+        return True
+    return "\n" not in source and (source.endswith(".snn") or Path(source).is_file())
+
+
+def compile_model(source: str | Path, target: str = "numba", network: str | None = None,
+                  **options) -> Model:
+    """Compile a `.snn` file (path) or source text for `target` and return a runnable Model.
+
+    options: seed (int), batch (int), dtype ("float32" | "float64"), device ("auto", "cpu",
+    "cuda"), and backend-specific extras. Raises CompileError with rendered diagnostics
+    when the model has errors.
+    """
+    from snnlang.ir.lower import LoweringError, lower
+    from snnlang.runtime.backends import builder
+    from snnlang.semantics.checker import check_path, check_text
+
+    checked = check_path(source) if _looks_like_path(source) else check_text(str(source))
+    if not checked.ok:
+        raise CompileError(checked.errors, render_all(checked.errors, checked.sources))
+    try:
+        ir = lower(checked)
+    except LoweringError as exc:
+        raise CompileError(exc.diagnostics, render_all(exc.diagnostics, checked.sources)) from None
+    if not ir.networks:
+        diag = error("E606", "the file defines no network to run", None,
+                     "add a `network NAME:` block, or import this file from one that has it")
+        raise CompileError([diag], render_all([diag], checked.sources))
+    if network is None:
+        if len(ir.networks) > 1:
+            names = ", ".join(ir.networks)
+            diag = error("E606", f"the file defines several networks ({names})", None,
+                         "choose one with network=NAME")
+            raise CompileError([diag], render_all([diag], checked.sources))
+        network = next(iter(ir.networks))
+    elif network not in ir.networks:
+        diag = error("E606", f"no network `{network}`; the file defines {', '.join(ir.networks)}", None)
+        raise CompileError([diag], render_all([diag], checked.sources))
+    extra = {k: v for k, v in options.items() if k not in ("seed", "batch", "dtype", "device")}
+    opts = Options(seed=int(options.get("seed", 0)), batch=int(options.get("batch", 1)),
+                   dtype=str(options.get("dtype", "float64")), device=str(options.get("device", "auto")),
+                   extra=extra)
+    executable = builder(target)(ir, network, opts)
+    sources = checked.sources.texts()
+    return Model(ir, network, target, opts, executable, sources)

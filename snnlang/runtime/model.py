@@ -1,0 +1,326 @@
+"""The Python API: `snnlang.compile(...)` returns a `Model` that runs, trains and evaluates.
+
+The Model owns the schedule (phases per sample, periodic phases, resets, batching
+of a data set) and drives a backend `Executable` phase by phase.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from snnlang.diagnostics import Diagnostic, render_all
+from snnlang.ir.model import ModelIR, NetworkIR, PhaseIR
+from snnlang.runtime.executable import Executable, Options, PhaseRun
+
+CHECKPOINT_FORMAT = 1
+
+
+class CompileError(Exception):
+    """The model has errors; `diagnostics` holds them, `str()` renders them."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], rendered: str) -> None:
+        super().__init__(rendered)
+        self.diagnostics = list(diagnostics)
+
+
+class DataError(ValueError):
+    """Data that does not fit the network (shape, missing input)."""
+
+
+@dataclass
+class Recording:
+    """Recorded variables: name -> array (steps, batch, ...)."""
+
+    dt: float
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name]
+
+    def spikes(self, population: str, event: str = "spike", row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(step indices, neuron indices) of a population's events in one batch row."""
+        flags = self.data[f"{population}.{event}"][:, row]
+        steps, neurons = np.nonzero(flags > 0)
+        return steps, neurons
+
+
+@dataclass
+class Dataset:
+    """Samples for training/evaluation: `x` intensities (n, features) in [0, 1] or event frames
+    (n, frames, features); `y` integer labels (n,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    name: str = "data"
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+class Model:
+    """A compiled network: state, parameters, and the schedule that drives it."""
+
+    def __init__(self, ir: ModelIR, network: str, target: str, options: Options,
+                 executable: Executable, sources: Mapping[str, str]) -> None:
+        self.ir = ir
+        self.network: NetworkIR = ir.networks[network]
+        self.target = target
+        self.options = options
+        self.exe = executable
+        self.sources = dict(sources)
+        self.samples_seen = 0
+
+    # ------------------------------------------------------------ parameters
+    def get_param(self, owner: str, name: str) -> float:
+        return self.exe.get_param(owner, name)
+
+    def set_param(self, owner: str, name: str, value: float) -> None:
+        """Change a parameter (e.g. a learning rate) without recompiling."""
+        self.exe.set_param(owner, name, float(value))
+
+    def state_names(self) -> list[str]:
+        return self.exe.state_names()
+
+    def get(self, name: str) -> np.ndarray:
+        return self.exe.get(name)
+
+    def set(self, name: str, value: np.ndarray) -> None:
+        self.exe.set(name, np.asarray(value))
+
+    def reset(self) -> None:
+        """Every population and connection back to its initial state (weights kept)."""
+        self.exe.reset(None)
+
+    # -------------------------------------------------------------- running
+    def _data_inputs(self) -> list[str]:
+        return [p.name for p in self.network.populations
+                if p.kind == "input" and not any(k in ("rate", "p") for k, _ in p.encoder_options)]
+
+    def _labels(self) -> list[str]:
+        return [p.name for p in self.network.populations if p.kind == "label"]
+
+    def _bind(self, x: np.ndarray | Mapping[str, np.ndarray] | None, y: np.ndarray | None) -> dict:
+        data: dict[str, np.ndarray] = {}
+        inputs = self._data_inputs()
+        if isinstance(x, Mapping):
+            unknown = set(x) - set(inputs)
+            if unknown:
+                raise DataError(f"no data input named {', '.join(sorted(unknown))}; "
+                                f"the network's data inputs: {', '.join(inputs) or 'none'}")
+            data.update({k: np.asarray(v, dtype=float) for k, v in x.items()})
+        elif x is not None:
+            if len(inputs) != 1:
+                raise DataError(f"the network has {len(inputs)} data inputs ({', '.join(inputs)}); "
+                                "pass a dict {input_name: array}")
+            data[inputs[0]] = np.asarray(x, dtype=float)
+        for name, arr in data.items():
+            size = self.network.population(name).size
+            if arr.shape[-1] != size:
+                raise DataError(f"input `{name}` has {size} neurons but the data has {arr.shape[-1]} "
+                                f"features per sample (shape {arr.shape})")
+        if y is not None:
+            for name in self._labels():
+                data[name] = np.asarray(y, dtype=np.int64)
+        return data
+
+    def run(self, steps: int | None = None, inputs=None, record: Iterable[str] | None = None,
+            plastic: bool = True) -> Recording:
+        """Simulate freely (every connection on; plasticity on unless `plastic=False`).
+
+        `inputs`: intensities for the data input (batch, size) or {input: array}. Records every
+        neuron population's spikes by default; name more states ("pop.v") in `record`.
+        """
+        steps = steps if steps is not None else (self.network.simulate_steps or 1000)
+        names = tuple(record) if record is not None else tuple(
+            f"{p.name}.spike" for p in self.network.populations if p.kind == "neuron")
+        plastic_set = frozenset(c.name for c in self.network.connections) if plastic else frozenset()
+        data = self._batched(self._bind(inputs, None))
+        out = self.exe.run_phase(PhaseRun(None, int(steps), None, plastic_set, data, names))
+        return Recording(self.network.dt, out)
+
+    def _batched(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        batch = self.options.batch
+        out = {}
+        for name, arr in data.items():
+            is_label = self.network.population(name).kind == "label"
+            single = arr.ndim == (0 if is_label else 1)
+            if single:
+                arr = np.repeat(arr[None], batch, axis=0)
+            if arr.shape[0] != batch:
+                raise DataError(f"`{name}`: {arr.shape[0]} samples given but the model was compiled with "
+                                f"batch={batch}")
+            out[name] = arr
+        return out
+
+    # ------------------------------------------------------------- schedule
+    def _phases(self, periodic: bool) -> list[PhaseIR]:
+        if self.network.schedule is None:
+            raise DataError(f"network `{self.network.name}` has no schedule; use run()")
+        return [p for p in self.network.schedule.phases if (p.every is not None) == periodic]
+
+    def _run_phase(self, phase: PhaseIR, data: dict, learn: bool, record=()) -> dict:
+        if phase.reset_all:
+            self.exe.reset(None)
+        elif phase.reset:
+            self.exe.reset(phase.reset)
+        plastic = phase.plastic if learn else frozenset()
+        return self.exe.run_phase(PhaseRun(phase.name, phase.steps, phase.active, plastic, data, record))
+
+    def _batches(self, data: Dataset, shuffle: bool, epoch: int):
+        n = len(data)
+        order = np.arange(n)
+        if shuffle:
+            order = np.random.default_rng((self.options.seed, epoch)).permutation(n)
+        batch = self.options.batch
+        for start in range(0, n, batch):
+            idx = order[start:start + batch]
+            real = len(idx)
+            if real < batch:  # pad the last batch by repeating samples; their predictions are dropped
+                idx = np.concatenate([idx, order[: batch - real]])
+            yield idx, real
+
+    def train(self, data: Dataset, epochs: int = 1, shuffle: bool = True, progress: bool = True,
+              validation: Dataset | None = None) -> list[dict]:
+        """Train by the model's schedule: per sample its phases, periodic phases every N samples."""
+        per_sample = self._phases(periodic=False)
+        periodic = self._phases(periodic=True)
+        history = []
+        for epoch in range(epochs):
+            batches = list(self._batches(data, shuffle, epoch))
+            bar = _progress(batches, progress, f"epoch {epoch + 1}/{epochs}")
+            for idx, real in bar:
+                bound = self._bind(data.x[idx], data.y[idx])
+                for phase in per_sample:
+                    self._run_phase(phase, bound, learn=True)
+                before = self.samples_seen
+                self.samples_seen += real
+                for phase in periodic:
+                    if self.samples_seen // phase.every > before // phase.every:
+                        self._run_phase(phase, {}, learn=True)
+            entry = {"epoch": epoch + 1, "samples": self.samples_seen}
+            entry.update(self.metrics())
+            if validation is not None:
+                entry["accuracy"] = self.evaluate(validation, progress=False)["accuracy"]
+            history.append(entry)
+        return history
+
+    def predict(self, x, progress: bool = False) -> np.ndarray:
+        """Run the inference phases on each sample and apply the readout."""
+        if self.network.readout is None:
+            raise DataError(f"network `{self.network.name}` declares no readout")
+        x = np.asarray(x)
+        n = x.shape[0]
+        phases = [p for p in self._phases(periodic=False) if p.name in self.network.schedule.infer]
+        preds = np.empty(n, dtype=np.int64)
+        dummy_y = np.zeros(n, dtype=np.int64)
+        for idx, real in _progress(list(self._batches(Dataset(x, dummy_y), False, 0)), progress, "evaluate"):
+            bound = self._bind(x[idx], None)
+            for phase in phases:
+                self._run_phase(phase, bound, learn=False)
+            preds[idx[:real]] = self._readout()[:real]
+        return preds
+
+    def evaluate(self, data: Dataset, progress: bool = True) -> dict:
+        preds = self.predict(data.x, progress)
+        return {"accuracy": float(np.mean(preds == np.asarray(data.y))), "predictions": preds}
+
+    def _readout(self) -> np.ndarray:
+        values = _evaluate_network_expr(self.network.readout, self.exe)
+        return np.asarray(values).astype(np.int64).reshape(self.options.batch)
+
+    def metrics(self) -> dict[str, float]:
+        return {name: float(_evaluate_network_expr(expr, self.exe)) for name, expr in self.network.metrics}
+
+    # ----------------------------------------------------------- checkpoints
+    def save(self, path: str | Path) -> None:
+        """Write every state, every parameter and the model source; `snnlang.load` restores it exactly."""
+        states = {name: self.exe.get(name) for name in self.exe.state_names()}
+        params = {}
+        for owner, names in _param_names(self.ir, self.network).items():
+            for name in names:
+                params[f"{owner}.{name}"] = self.exe.get_param(owner, name)
+        meta = {"format": CHECKPOINT_FORMAT, "network": self.network.name, "target": self.target,
+                "options": {"seed": self.options.seed, "batch": self.options.batch,
+                            "dtype": self.options.dtype, "device": self.options.device},
+                "step": int(self.exe.step), "samples_seen": self.samples_seen,
+                "main": self.ir.file, "sources": self.sources, "params": params}
+        arrays = {f"state:{k}": v for k, v in states.items()}
+        with open(path, "wb") as fh:
+            np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+
+def _progress(items, enabled: bool, desc: str):
+    if not enabled:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, desc=desc, unit="batch", leave=False)
+
+
+def _param_names(ir: ModelIR, net: NetworkIR) -> dict[str, list[str]]:
+    out = {}
+    for p in net.populations:
+        if p.kind == "neuron":
+            out[p.name] = [v.name for v in ir.neurons[p.neuron].of_kind("param")]
+    for c in net.connections:
+        out[c.name] = [v.name for v in ir.synapses[c.synapse].of_kind("param")]
+    return out
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    denom = np.linalg.norm(a) * np.linalg.norm(b)
+    if denom == 0:
+        return float("nan")
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b / denom)))))
+
+
+_NET_FUNCS = {
+    "argmax": lambda x: np.argmax(np.asarray(x), axis=-1),
+    "transpose": lambda x: np.swapaxes(np.asarray(x), -1, -2),
+    "angle": _angle,
+    "norm": lambda x: float(np.linalg.norm(np.asarray(x))),
+    "PopSum": lambda x: np.sum(x, axis=-1), "PopMean": lambda x: np.mean(x, axis=-1),
+    "PopMax": lambda x: np.max(x, axis=-1), "PopMin": lambda x: np.min(x, axis=-1),
+}
+
+
+def _evaluate_network_expr(expr, exe: Executable):
+    import sympy
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    fn = sympy.lambdify(symbols, expr, modules=[_NET_FUNCS, "numpy"])
+    return fn(*[exe.get(s.name) for s in symbols])
+
+
+def load(path: str | Path, target: str | None = None) -> Model:
+    """Restore a `Model.save` checkpoint: recompiles the stored source and restores every state."""
+    import tempfile
+
+    from snnlang.runtime.compile import compile_model
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(bytes(archive["__meta__"]).decode())
+        states = {k[len("state:"):]: archive[k] for k in archive.files if k.startswith("state:")}
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"{path}: unsupported checkpoint format {meta.get('format')}")
+    with tempfile.TemporaryDirectory() as tmp:
+        main = None
+        for name, text in meta["sources"].items():
+            dest = Path(tmp) / Path(name).name
+            dest.write_text(text)
+            if name == meta["main"]:
+                main = dest
+        model = compile_model(main, target=target or meta["target"], network=meta["network"],
+                              **meta["options"])
+    for owner_name, value in meta["params"].items():
+        owner, name = owner_name.rsplit(".", 1)
+        model.set_param(owner, name, value)
+    for name, value in states.items():
+        model.exe.set(name, value)
+    model.exe.step = meta["step"]
+    model.samples_seen = meta["samples_seen"]
+    return model
