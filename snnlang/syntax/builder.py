@@ -269,7 +269,7 @@ class AstBuilder(Transformer):
 
     @v_args(meta=True)
     def population(self, meta, children):
-        _kw, name, call = children
+        name, call = children
         return A.Population(str(name), call, self._tspan(name), self._span(meta))
 
     @v_args(meta=True)

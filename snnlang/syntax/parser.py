@@ -181,7 +181,6 @@ _FRIENDLY = {
     "MUL_OP": "`*`, `/` or `%`",
     "POW_OP": "`^`",
     "PHASE_EDGE": "`start` or `end`",
-    "POP_KW": "`population` or `layer`",
 }
 
 
@@ -211,6 +210,11 @@ def _describe_token(tok: Token) -> str:
 
 def _expected_text(expected: set[str]) -> str:
     words = sorted({_describe_terminal(e) for e in expected})
+    if len(words) > 8 and "_NL" in expected:
+        # a long list after a complete statement is mostly operators and keywords that could
+        # continue it; the line break is what the user most likely meant to write
+        rest = _expected_text(expected - {"_NL"})
+        return "the end of the line, or " + rest
     if len(words) > 8:
         keywords = [w for w in words if w.startswith("`") and w[1:-1].isalpha()]
         others = [w for w in words if w not in keywords]

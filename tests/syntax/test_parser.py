@@ -618,8 +618,6 @@ def test_every_syntax_diagnostic_has_a_known_code_and_a_location():
             assert d.span is not None and d.span.file == "b.snn" and d.span.line >= 1 and d.span.col >= 1
 
 
-@pytest.mark.xfail(reason="grammar bug (reported): POP_KW is a regex terminal, so right after a `param` line "
-                          "the contextual lexer reads `layer`/`population` as NAME", strict=False)
 def test_layer_right_after_a_network_param():
     m = ok("network n:\n    param T = 20\n    layer hid = LIF(10)\n")
     assert [type(x).__name__ for x in m.definitions[0].members] == ["ParamDecl", "Population"]
