@@ -22,6 +22,7 @@ from snnlang.ir.model import (
 )
 from snnlang.ir.solvers import OdeSystem, SolverError, solve
 from snnlang.semantics.checker import CheckResult
+from snnlang.semantics.definitions import synapse_trace_side
 from snnlang.semantics.symbols import BOOL, FLOAT, INT
 from snnlang.semantics.units import UNITS
 from snnlang.syntax import ast as A
@@ -261,13 +262,14 @@ class _SynapseLowering:
         members = list(_walk_synapse(self.node.members))
         self._declared = {getattr(m, "name", None) for m, _ in members} - {None}
         traces = []
+        own_values = {m.name for m, _ in members if isinstance(m, (A.StateDecl, A.TraceDecl))}
         for m, phases in members:
             if isinstance(m, A.ParamDecl):
                 self.vars.append(Var(m.name, "param", _dtype(m.type), self.expr(m.value), m.span))
             elif isinstance(m, A.StateDecl):
                 self.vars.append(Var(m.name, "state", _dtype(m.type), self.expr(m.value), m.span))
             elif isinstance(m, A.TraceDecl):
-                side = next((o.event.parts[0] for o in m.on if o.event.parts[0] in ("pre", "post")), "syn")
+                side = synapse_trace_side(m, own_values)
                 self.vars.append(Var(m.name, "trace", _dtype(m.type), sympy.Integer(0), m.span, side))
                 traces.append(lower_trace(m, phases, self.expr, side, self.vars))
         handlers = []

@@ -10,7 +10,8 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -290,11 +291,18 @@ _NET_FUNCS = {
 }
 
 
-def _evaluate_network_expr(expr, exe: Executable):
+@lru_cache(maxsize=256)
+def _network_function(expr) -> tuple[Callable, tuple[str, ...]]:
+    """A readout/metric expression as a NumPy function of the states it names. Cached: the
+    readout is evaluated after every batch, and lambdify costs milliseconds."""
     import sympy
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    fn = sympy.lambdify(symbols, expr, modules=[_NET_FUNCS, "numpy"])
-    return fn(*[exe.get(s.name) for s in symbols])
+    return sympy.lambdify(symbols, expr, modules=[_NET_FUNCS, "numpy"]), tuple(s.name for s in symbols)
+
+
+def _evaluate_network_expr(expr, exe: Executable):
+    fn, names = _network_function(expr)
+    return fn(*[exe.get(name) for name in names])
 
 
 def load(path: str | Path, target: str | None = None) -> Model:

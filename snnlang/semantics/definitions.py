@@ -62,6 +62,38 @@ def _uses_units(node) -> bool:
     return False
 
 
+def _own_synapse_values(node: A.SynapseDef) -> set[str]:
+    """Names of a synapse's per-connection values (states and traces; params are scalars)."""
+    out, stack = set(), list(node.members)
+    while stack:
+        m = stack.pop()
+        if isinstance(m, A.During):
+            stack.extend(m.members)
+        elif isinstance(m, (A.StateDecl, A.TraceDecl)):
+            out.add(m.name)
+    return out
+
+
+def synapse_trace_side(decl: A.TraceDecl, own_values: set[str]) -> str:
+    """Where a synapse trace lives: "pre" (one per presynaptic neuron), "post", or "syn" (one
+    per connection). An `on pre`/`on post` clause decides; without one, a `sum`/`mean` trace
+    whose argument reads only one side (`trace a: mean pre.spike`) lives on that side, since
+    every connection of that neuron would hold the same value."""
+    for on in decl.on:
+        if on.event.parts[0] in ("pre", "post"):
+            return on.event.parts[0]
+    if decl.kind not in ("sum", "mean") or decl.arg is None:
+        return "syn"
+    sides = set()
+    for name in [n for e in (decl.arg, *(on.value for on in decl.on)) for n in _names_in(e)]:
+        head = name.parts[0]
+        if head in ("pre", "post"):
+            sides.add(head)
+        elif head in own_values:
+            return "syn"
+    return sides.pop() if len(sides) == 1 else "syn"
+
+
 class _DefinitionChecker:
     """What neuron and synapse checks share: symbol tables and lazy dimensions."""
 
@@ -528,7 +560,8 @@ class SynapseChecker(_DefinitionChecker):
         if len(sides) > 1:
             self.diags.append(error("E504", f"trace `{decl.name}` mixes `pre` and `post` events",
                                     decl.span, "use one trace per side"))
-        return sides.pop() if len(sides) == 1 else "syn"
+            return "syn"
+        return synapse_trace_side(decl, _own_synapse_values(self.node))
 
     def _plastic_states(self) -> set[str]:
         written: set[str] = set()
