@@ -4,11 +4,11 @@ Each case builds one network on the reference and on a backend with the same see
 through the same phases with the same data (float64), and compares after every phase:
   * every event flag (spike trains, error events, ...) recorded at every step: identical;
   * every state at the end of each phase: equal to 1e-9 (absolute and relative).
-The cases are every network of models/*.snn (long-running ones run fewer steps, stated in
-MODEL_STEPS) and small inline models that cover what the shipped models may not: stochastic
-and population functions, traces of each kind, compartments, refractory periods, phases with
-`during` and hooks, sparse / one_to_one / tied connections and delays, fixed point with
-stochastic rounding, and batch = 3 with learning reduced over the batch.
+The cases are every network of models/*.snn (1,000 steps each) and small inline models that
+cover what the shipped models may not: stochastic and population functions, traces of each
+kind, compartments, refractory periods, phases with `during` and hooks, sparse / one_to_one /
+tied connections and delays, fixed point with stochastic rounding, and batch = 3 with learning
+reduced over the batch.
 
 A backend joins by adding its name to BACKENDS (it must provide
 `snnlang_backends.<name>.build(model, network, Options)`).
@@ -37,17 +37,9 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_STEPS = 1000
 TOLERANCE = 1e-9
 
-# Networks whose reference run takes more than a few seconds for 1,000 steps run fewer
-# (the reference evaluates every dense expression over all pairs, every step).
-MODEL_STEPS = {
-    "izhikevich_network": 500,     # 1000 neurons, 1M synapses
-    "biograd": 200,                # 784-500-500-10: 5 samples of forward + feedback
-    "biograd_loihi": 400,          # 10 samples
-    "bioleaf": 100,                # 2 samples of 50 steps
-    "bioleaf_tied": 100,
-    "ssnn_bp": 100,                # 1 sample of 100 steps
-    "ssnn_bp_logistic": 100,
-}
+# Every shipped network runs DEFAULT_STEPS steps (the issue asks for 1,000); the slowest
+# (784-500-500-10 BioGrad, BioLeaF, SSNN-BP) take about 10 s each on the reference.
+MODEL_STEPS: dict[str, int] = {}
 
 
 # ----------------------------------------------------------------------------- driving both
