@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from snnlang import __version__
+from snnlang.commands import add_commands
 from snnlang.diagnostics import render
+from snnlang.errors import UserError
 from snnlang.semantics.checker import CheckResult, check_path
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -73,104 +75,6 @@ def cmd_doc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _compile_or_report(args: argparse.Namespace, target: str):
-    """Compile for `target`; on a model error print the diagnostics and return None."""
-    from snnlang.runtime.model import CompileError
-    from snnlang.runtime.compile import compile_model
-    try:
-        return compile_model(args.file, target=target, network=args.network, seed=args.seed,
-                             batch=getattr(args, "batch", 1), dtype=getattr(args, "dtype", "float64"))
-    except CompileError as exc:
-        print(str(exc), file=sys.stderr)
-        return None
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    """Print what the compiler decided: solvers and why, discrete updates, step order, phases."""
-    from snnlang.diagnostics import render_all
-    from snnlang.ir.explain import explain
-    from snnlang.ir.lower import LoweringError, lower
-    if not Path(args.file).is_file():
-        print(f"snnc: cannot read `{args.file}`: no such file", file=sys.stderr)
-        return EXIT_USAGE
-    result = check_path(args.file)
-    _print_result(result, quiet=True)
-    if not result.ok:
-        return EXIT_ERRORS
-    try:
-        ir = lower(result)
-    except LoweringError as exc:
-        print(render_all(exc.diagnostics, result.sources), file=sys.stderr)
-        return EXIT_ERRORS
-    print(explain(ir))
-    return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Simulate a network and print spike counts and rates per population."""
-    if not Path(args.file).is_file():
-        print(f"snnc: cannot read `{args.file}`: no such file", file=sys.stderr)
-        return EXIT_USAGE
-    model = _compile_or_report(args, args.target)
-    if model is None:
-        return EXIT_ERRORS
-    from snnlang.runtime.executable import NumericalError
-    try:
-        rec = model.run(args.steps)
-    except NumericalError as exc:
-        print(f"snnc: {exc}", file=sys.stderr)
-        return EXIT_ERRORS
-    steps = next(iter(rec.data.values())).shape[0] if rec.data else 0
-    seconds = steps * model.network.dt
-    unit = "steps" if model.network.unit_free else "s"
-    duration = steps if model.network.unit_free else seconds
-    print(f"network {model.network.name}: {steps} steps ({duration:g} {unit}) on {model.target}")
-    print(f"{'population':<16}{'size':>7}{'spikes':>10}{'rate':>14}")
-    for pop in model.network.populations:
-        key = f"{pop.name}.spike"
-        if key not in rec.data:
-            continue
-        count = int(rec.data[key][:, 0].sum())
-        rate = count / pop.size / (duration if duration else 1)
-        per = "/step" if model.network.unit_free else " Hz"
-        print(f"{pop.name:<16}{pop.size:>7}{count:>10}{rate:>10.3g}{per}")
-    if args.plot:
-        from snnlang.runtime.plots import raster
-        raster(rec, model.network, args.plot)
-        print(f"raster written to {args.plot}")
-    return EXIT_OK
-
-
-def cmd_compile(args: argparse.Namespace) -> int:
-    """Write a standalone package for a target (needs only the target's own libraries)."""
-    import importlib
-    from snnlang.diagnostics import render_all
-    from snnlang.ir.lower import LoweringError, lower
-    from snnlang.runtime.backends import BUILT_IN
-    if not Path(args.file).is_file():
-        print(f"snnc: cannot read `{args.file}`: no such file", file=sys.stderr)
-        return EXIT_USAGE
-    result = check_path(args.file)
-    _print_result(result, quiet=True)
-    if not result.ok:
-        return EXIT_ERRORS
-    try:
-        ir = lower(result)
-    except LoweringError as exc:
-        print(render_all(exc.diagnostics, result.sources), file=sys.stderr)
-        return EXIT_ERRORS
-    try:
-        backend = importlib.import_module(BUILT_IN[args.target])
-    except ModuleNotFoundError:
-        backend = None
-    if backend is None or not hasattr(backend, "emit"):
-        print(f"snnc: target `{args.target}` cannot write a standalone package yet", file=sys.stderr)
-        return EXIT_USAGE
-    written = backend.emit(ir, args.network, Path(args.output))
-    print(f"wrote {written}")
-    return EXIT_OK
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snnc",
@@ -187,30 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only, no summary or warnings")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("explain", help="show the IR: solvers chosen and why, updates, step order",
-                       description="Check and lower a model, then print what the compiler decided.")
-    p.add_argument("file", metavar="FILE")
-    p.set_defaults(func=cmd_explain)
-
-    p = sub.add_parser("run", help="simulate a network and summarise its spikes",
-                       description="Compile and simulate the network of FILE; print spike counts and "
-                       "rates per population; optionally save a raster plot.")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--steps", type=int, default=None, help="steps to simulate (default: the `simulate` line)")
-    p.add_argument("--target", default="numba", help="backend: numba (default), reference, torch")
-    p.add_argument("--network", default=None, help="which network, if the file has several")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot", metavar="PNG", default=None, help="save a spike raster to this file")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("compile", help="write a standalone importable package for a target",
-                       description="Compile FILE for TARGET into the folder OUTPUT (a package with a "
-                       "manifest describing states, parameters and shapes).")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--target", default="numba")
-    p.add_argument("--network", default=None)
-    p.add_argument("-o", "--output", required=True, metavar="DIR")
-    p.set_defaults(func=cmd_compile)
+    add_commands(sub)
 
     p = sub.add_parser("doc", help="show the docstrings of a model file",
                        description="Print the file docstring and each definition's docstring.")
@@ -236,6 +117,10 @@ def _guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace
     except KeyboardInterrupt:
         print("snnc: interrupted", file=sys.stderr)
         return 130
+    except UserError as exc:  # the model, data or options: the message says what and how to fix it
+        text = str(exc)
+        print(text if "error[" in text else f"snnc: {text}", file=sys.stderr)
+        return EXIT_ERRORS
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         print(f"snnc: internal compiler error: {type(exc).__name__}: {exc}\n"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
+from snnlang.errors import BackendError
 from snnlang.ir import rng
 from snnlang.ir.model import ConnectionIR, ModelIR, NeuronIR, PopulationIR, SynapseIR, Var
 from snnlang.semantics.symbols import ValueType
@@ -29,7 +30,7 @@ from .helpers import ROUNDING
 ENCODERS = {"poisson", "bernoulli", "regular", "latency", "events", "onehot"}
 
 
-class BuildError(ValueError):
+class BuildError(BackendError):
     """The IR asks for something this backend does not (or cannot) do; the message says what."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from snnlang.errors import BackendError
 
-class BuildError(ValueError):
+
+class BuildError(BackendError):
     """The IR asks for something the reference executor does not (or cannot) do.
 
     The message names the population/connection and the construct, so that a gap in the

@@ -6,6 +6,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Callable
 
+from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR
 from snnlang.runtime.executable import Executable, Options
 
@@ -19,7 +20,7 @@ BUILT_IN = {
 }
 
 
-class UnknownBackend(LookupError):
+class UnknownBackend(UserError, LookupError):
     pass
 
 

@@ -22,6 +22,8 @@ from typing import Mapping, Protocol
 
 import numpy as np
 
+from snnlang.errors import UserError
+
 
 @dataclass(frozen=True)
 class Options:
@@ -68,7 +70,7 @@ class Executable(Protocol):
         """Run `run.steps` steps; returns recordings, each (steps, *shape)."""
 
 
-class NumericalError(RuntimeError):
+class NumericalError(UserError, RuntimeError):
     """A state became NaN or infinite: says which, where and when."""
 
     def __init__(self, name: str, step: int, index: tuple[int, ...]) -> None:

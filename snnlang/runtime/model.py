@@ -16,13 +16,14 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from snnlang.diagnostics import Diagnostic, render_all
+from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR, NetworkIR, PhaseIR
 from snnlang.runtime.executable import Executable, Options, PhaseRun
 
 CHECKPOINT_FORMAT = 1
 
 
-class CompileError(Exception):
+class CompileError(UserError):
     """The model has errors; `diagnostics` holds them, `str()` renders them."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic], rendered: str) -> None:
@@ -30,7 +31,7 @@ class CompileError(Exception):
         self.diagnostics = list(diagnostics)
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Data that does not fit the network (shape, missing input)."""
 
 

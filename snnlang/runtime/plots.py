@@ -27,3 +27,41 @@ def raster(rec: Recording, network: NetworkIR, path: str | Path, row: int = 0) -
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def learning_curves(history: list[dict], path: str | Path, title: str = "training") -> None:
+    """Test accuracy per epoch and, in a second panel, every metric the model declares
+    (e.g. the angle between feedback and feed-forward weights), against samples seen."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    skip = {"epoch", "samples", "seconds", "accuracy", "loss"}
+    metrics = sorted({k for h in history for k, v in h.items() if k not in skip and isinstance(v, (int, float))})
+    x = [h.get("samples", h["epoch"]) for h in history]
+    panels = 1 + bool(metrics) + any("loss" in h for h in history)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    if any("accuracy" in h for h in history):
+        ax.plot(x, [100 * h.get("accuracy", float("nan")) for h in history], marker="o")
+    ax.set_xlabel("training samples seen")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    k = 1
+    if any("loss" in h for h in history):
+        axes[0, k].plot(x, [h.get("loss", float("nan")) for h in history], marker="o", color="C3")
+        axes[0, k].set_xlabel("training samples seen")
+        axes[0, k].set_ylabel("training loss")
+        axes[0, k].grid(alpha=0.3)
+        k += 1
+    if metrics:
+        for name in metrics:
+            axes[0, k].plot(x, [h.get(name, float("nan")) for h in history], marker=".", label=name)
+        axes[0, k].set_xlabel("training samples seen")
+        axes[0, k].set_ylabel("metric")
+        axes[0, k].legend()
+        axes[0, k].grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
