@@ -19,6 +19,8 @@ from snnlang.diagnostics import Diagnostic, render_all
 from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR, NetworkIR, PhaseIR
 from snnlang.runtime.executable import Executable, Options, PhaseRun
+# Dataset lives with the data layer; re-exported here (snnlang.runtime.model.Dataset)
+from snnlang.data.dataset import Dataset  # noqa: F401
 
 CHECKPOINT_FORMAT = 1
 
@@ -50,19 +52,6 @@ class Recording:
         flags = self.data[f"{population}.{event}"][:, row]
         steps, neurons = np.nonzero(flags > 0)
         return steps, neurons
-
-
-@dataclass
-class Dataset:
-    """Samples for training/evaluation: `x` intensities (n, features) in [0, 1] or event frames
-    (n, frames, features); `y` integer labels (n,)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    name: str = "data"
-
-    def __len__(self) -> int:
-        return len(self.y)
 
 
 class Model:
