@@ -21,7 +21,8 @@ Modules, one idea each:
   gen_module   the whole module: tables, `_run` (a phase in one njit call), wrappers; the manifest
   host         `Simulation`: the Executable on top of a generated module (numpy + numba only)
   cache        generated modules stored by content hash; corrupt entries rebuilt
-  emit         the standalone package of `snnc compile`
+  package      the standalone package of `snnc compile` (a module named `emit` would shadow
+               the `emit` function once imported)
 """
 
 from __future__ import annotations
@@ -48,8 +49,16 @@ def source(model: ModelIR, network: str) -> str:
 
 
 def load_module(model: ModelIR, network: str):
-    """The generated module of `network`, imported through the compile cache."""
-    return cache.load(source(model, network), _version(), FORMAT)
+    """The generated module of `network`, imported through the compile cache. An IR with a
+    fingerprint (snnlang.runtime.ir_cache) finds its module without generating the source."""
+    if model.fingerprint:
+        module = cache.load_indexed(f"{model.fingerprint[:32]}-{network}", FORMAT)
+        if module is not None:
+            return module
+    module = cache.load(source(model, network), _version(), FORMAT)
+    if model.fingerprint:
+        cache.write_index(f"{model.fingerprint[:32]}-{network}", module)
+    return module
 
 
 def build(model: ModelIR, network: str, options: Options | None = None) -> Simulation:
@@ -66,7 +75,7 @@ def build(model: ModelIR, network: str, options: Options | None = None) -> Simul
 
 def emit(model: ModelIR, network: str | None, out_dir: Path) -> Path:
     """Write a standalone package for `network` (every network when None) under `out_dir`."""
-    from .emit import write_package
+    from .package import write_package
     return write_package(model, network, Path(out_dir), _version())
 
 

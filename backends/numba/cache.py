@@ -23,15 +23,13 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from snnlang.cache import atomic_write, cache_root
+
 PREFIX = "snn_"
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("SNNLANG_CACHE_DIR")
-    if not base:
-        import platformdirs
-        base = platformdirs.user_cache_dir("snnlang")
-    return Path(base) / "numba"
+    return cache_root() / "numba"
 
 
 def key_of(source: str, version: str, fmt: int) -> str:
@@ -47,16 +45,7 @@ def entry_path(key: str, folder: Path | None = None) -> Path:
 
 
 def _write(path: Path, source: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, source.encode("utf-8"))
 
 
 def _remove(path: Path) -> None:
@@ -125,6 +114,41 @@ def load(source: str, version: str, fmt: int, folder: Path | None = None) -> Mod
         path = entry_path(key, Path(tempfile.mkdtemp(prefix="snnlang-numba-")))
         _write(path, source)
     return _import(path)
+
+
+def _index_path(name: str, folder: Path | None) -> Path:
+    return (folder or cache_dir()) / "index" / f"{name}.key"
+
+
+def write_index(name: str, module: ModuleType, folder: Path | None = None) -> None:
+    """Remember which entry `name` (an IR fingerprint and network) compiled to."""
+    try:
+        atomic_write(_index_path(name, folder), Path(module.__file__).stem.encode())
+    except OSError:
+        pass
+
+
+def load_indexed(name: str, fmt: int, folder: Path | None = None) -> ModuleType | None:
+    """The module an earlier `write_index(name, ...)` recorded, if it is still there and imports
+    with the same host format; else None (the caller regenerates and re-indexes).
+    The index is written only after its module was verified against its source, and the IR
+    fingerprint covers the model and the compiler version, so the entry is the one `load` of the
+    regenerated source would return."""
+    try:
+        stem = _index_path(name, folder).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    path = (folder or cache_dir()) / f"{stem}.py"
+    if not (stem.startswith(PREFIX) and path.is_file()):
+        return None
+    try:
+        module = _import(path)
+    except Exception:   # noqa: BLE001 - a broken entry: `load` repairs it
+        return None
+    if getattr(module, "FORMAT", None) != fmt:
+        return None
+    CacheStats.hits += 1
+    return module
 
 
 def clear(folder: Path | None = None) -> None:

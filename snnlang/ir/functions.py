@@ -23,7 +23,11 @@ class _Op(sympy.Function):
 
 
 def _op(name: str, nargs, doc: str, *, bool_result: bool = False) -> type:
-    return type(name, (_Op,), {"nargs": nargs, "__doc__": doc, "bool_result": bool_result})
+    cls = type(name, (_Op,), {"nargs": nargs, "__doc__": doc, "bool_result": bool_result})
+    # pickle finds a class by its name in this module (the IR cache pickles expressions),
+    # and some classes are bound to another name below (Heaviside -> `Heaviside1`)
+    globals().setdefault(name, cls)
+    return cls
 
 
 # comparisons and logic: results are 0.0 or 1.0

@@ -258,3 +258,6 @@ class ModelIR:
     networks: dict[str, NetworkIR] = field(default_factory=dict)
     streams: int = 0
     stream_origins: tuple[Span | None, ...] = ()
+    # content hash of the sources and compiler that produced this IR (snnlang.runtime.ir_cache);
+    # backends may key their own caches by it to skip code generation. None: not computed.
+    fingerprint: str | None = None

@@ -23,7 +23,8 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     "cuda"), and backend-specific extras. Raises CompileError with rendered diagnostics
     when the model has errors.
     """
-    from snnlang.ir.lower import LoweringError, lower
+    from snnlang.ir.lower import LoweringError
+    from snnlang.runtime.ir_cache import lower_cached
     from snnlang.runtime.backends import builder
     from snnlang.semantics.checker import check_path, check_text
 
@@ -31,7 +32,7 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     if not checked.ok:
         raise CompileError(checked.errors, render_all(checked.errors, checked.sources))
     try:
-        ir = lower(checked)
+        ir = lower_cached(checked)
     except LoweringError as exc:
         raise CompileError(exc.diagnostics, render_all(exc.diagnostics, checked.sources)) from None
     if not ir.networks:

@@ -82,16 +82,38 @@ def grammar_text() -> str:
         return (Path(__file__).resolve().parents[2] / "grammar" / "snn.lark").read_text(encoding="utf-8")
 
 
-def _positioned(node) -> bool:
+class _Positioned:
     """Whether a child counts for its parent's span: the line break (and the next line's
-    indentation) that ends a statement does not, so spans end where the statement ends."""
-    return not (isinstance(node, Token) and node.type in ("_NL", "_INDENT", "_DEDENT"))
+    indentation) that ends a statement does not, so spans end where the statement ends.
+    A class with a fixed repr because Lark's table cache is keyed by the options' text."""
+
+    def __call__(self, node) -> bool:
+        return not (isinstance(node, Token) and node.type in ("_NL", "_INDENT", "_DEDENT"))
+
+    def __repr__(self) -> str:
+        return "snnlang.syntax.parser._Positioned()"
+
+
+_positioned = _Positioned()
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", postlex=SnnIndenter(),
-                propagate_positions=_positioned, maybe_placeholders=True)
+    options = dict(parser="lalr", lexer="contextual", postlex=SnnIndenter(),
+                   propagate_positions=_positioned, maybe_placeholders=True)
+    # Lark can store its LALR tables (a third of a new process's compile time); it keys the
+    # file by the grammar text and options, so a changed grammar is analysed anew
+    from snnlang.cache import cache_root
+    cache_file = cache_root() / "lark" / "snn-grammar.cache"
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        return Lark(grammar_text(), cache=str(cache_file), **options)
+    except Exception:  # noqa: BLE001 - an unwritable or corrupt cache: analyse in memory, drop the file
+        try:
+            cache_file.unlink()
+        except OSError:
+            pass
+        return Lark(grammar_text(), **options)
 
 
 # ------------------------------------------------------------------ public API
