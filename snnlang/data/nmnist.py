@@ -118,7 +118,8 @@ def load_split(save_to: Path, split: str, frames: int, duration_us: float | None
     order; `limit` takes the first samples of each class in proportion (stratified)."""
     ds = open_split(save_to, split)
     labels = np.asarray(ds.targets, dtype=np.int64)
-    picked = np.arange(len(labels)) if limit is None or limit >= len(labels) else stratified_first(labels, limit)
+    full = limit is None or limit >= len(labels)
+    picked = np.arange(len(labels)) if full else stratified_first(labels, limit)
     x = np.zeros((len(picked), frames, features_of(NMNIST_SENSOR)), dtype=np.uint8)
     items = picked
     if progress:

@@ -98,3 +98,10 @@ def test_dataset_checks_its_shapes_and_describes_itself():
     assert (events.kind, events.frames, events.features) == ("events", 5, 6)
     assert repr(events) == "Dataset('ev', 4 samples, events x(4, 5, 6) uint8)"
     assert events.shuffled(0).x.shape == (4, 5, 6)
+
+
+def test_docs_describe_every_spec():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text()
+    for name, (takes_path, _, _) in SPECS.items():
+        assert f"`{name}:PATH`" in doc if takes_path else f"`{name}`" in doc, name

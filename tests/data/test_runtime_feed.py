@@ -5,7 +5,6 @@ backend. Nothing is trained; the point is that shapes and layouts fit end to end
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import snnlang
 from snnlang.data import load
