@@ -105,6 +105,16 @@ def describe(dim: Dimension) -> str:
     for known, text in _NAMED_DIMS:
         if known == dim:
             return text
+    # a named dimension times a power of time reads better than SI base units:
+    # "voltage per time^2 (V/s^2)" rather than "m^2 kg s^-5 A^-1"
+    for k in (1, -1, 2, -2, 3, -3):
+        base = dim / TIME ** k
+        for known, text in _NAMED_DIMS:
+            if known == base and known not in (TIME, FREQUENCY) and " per " not in text:
+                name, symbol = text[:-1].split(" (")
+                words = f"{name} {'times' if k > 0 else 'per'} time{'' if abs(k) == 1 else f'^{abs(k)}'}"
+                unit = f"{symbol}{'*' if k > 0 else '/'}s{'' if abs(k) == 1 else f'^{abs(k)}'}"
+                return f"{words} ({unit})"
     parts = []
     for base, e in zip(BASE, dim.exps):
         if e == 0:

@@ -120,10 +120,15 @@ def test_describe_named(dim, text):
 
 
 def test_describe_unnamed_lists_base_exponents():
-    assert describe(Dimension.of(m=1, s=-2)) == "m s^-2"
+    assert describe(Dimension.of(m=1, kg=1)) == "m kg"
     assert describe(TIME ** 2) == "s^2"
     assert describe(LENGTH ** 0.5) == "m^1/2"
-    assert describe(VOLTAGE * TIME) == "m^2 kg s^-2 A^-1"
+    assert describe(Dimension.of(m=3, kg=2)) == "m^3 kg^2"
+
+
+def test_describe_a_named_dimension_times_a_power_of_time():
+    assert describe(VOLTAGE * TIME) == "voltage times time (V*s)"
+    assert describe(VOLTAGE / TIME ** 2) == "voltage per time^2 (V/s^2)"
 
 
 # ---------------------------------------------------------------- conversion hints
