@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "E303": "non-integer or non-constant exponent of a dimensional quantity",
     "E304": "ODE right-hand side has wrong dimension",
     "E305": "time expected",
+    "E306": "refractory period holds a variable without dynamics",
     "E400": "type mismatch",
     "E401": "invalid fixed-point type",
     "E402": "condition is not boolean",

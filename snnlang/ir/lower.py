@@ -170,15 +170,21 @@ class _NeuronLowering:
                     program.append(None)
                 groups[phases].append(m)
             elif isinstance(m, A.UpdateDecl):
-                program.append(Update(m.var, self.expr(m.rhs), phases, m.span, active))
+                held = active is not None and (not refractory.holds or m.var in refractory.holds)
+                program.append(Update(m.var, self.expr(m.rhs), phases, m.span, active if held else None))
+        holds = frozenset(refractory.holds) if refractory is not None and refractory.holds else None
         for phases, odes in groups.items():
-            program[placeholder[phases]] = self._solve(odes, phases, active)
+            program[placeholder[phases]] = self._solve(odes, phases, active, holds)
         blocks = []
         for op in program:
             blocks.extend(op if isinstance(op, list) else [op])
         return tuple(blocks)
 
-    def _solve(self, odes: list[A.OdeDecl], phases: tuple, active) -> list[OdeBlock]:
+    def _solve(self, odes: list[A.OdeDecl], phases: tuple, active, holds: frozenset[str] | None = None
+               ) -> list[OdeBlock]:
+        """Solver blocks for these ODEs; `active` (not refractory) masks the variables in
+        `holds` (all when None). A block that mixes held and free variables keeps each held
+        variable's old value where not active: its update is Where(active, new, old)."""
         variables = tuple(sympy.Symbol(o.var) for o in odes)
         system = OdeSystem(variables, tuple(self.expr(o.rhs) for o in odes), tuple(o.method for o in odes))
         constants = frozenset(sympy.Symbol(v.name) for v in self.vars if v.kind in ("param", "input"))
@@ -190,8 +196,20 @@ class _NeuronLowering:
             self.diags.append(error("E213", str(exc), decl.span))
             return []
         by_var = {o.var: o for o in odes}
-        return [OdeBlock(tuple((str(v), e) for v, e in c.updates), c.method, c.reason, phases,
-                         by_var[str(c.variables[0])].span, active) for c in choices]
+        blocks = []
+        for c in choices:
+            updates = tuple((str(v), e) for v, e in c.updates)
+            mask = active
+            if active is not None and holds is not None:
+                held = [v in holds for v, _ in updates]
+                if not any(held):
+                    mask = None
+                elif not all(held):
+                    mask = None
+                    updates = tuple((v, F.Where(active, e, sympy.Symbol(v)) if v in holds else e)
+                                    for v, e in updates)
+            blocks.append(OdeBlock(updates, c.method, c.reason, phases, by_var[str(c.variables[0])].span, mask))
+        return blocks
 
     def _events(self, members, active, refractory) -> tuple[EventIR, ...]:
         events = []

@@ -283,7 +283,22 @@ class NeuronChecker(_DefinitionChecker):
         defined_by: dict[str, str] = {}
         for member, comp, phases in _walk_members(self.node.members):
             self._check_member(member, comp, defined_by)
+        for member, comp, phases in _walk_members(self.node.members):
+            if isinstance(member, A.RefractoryDecl):
+                self._check_holds(member, defined_by)
         return CheckedDefinition(self.node, self.scope, self.phase_refs)
+
+    def _check_holds(self, m: A.RefractoryDecl, defined_by: dict[str, str]) -> None:
+        for name, span in zip(m.holds, m.hold_spans):
+            if name in defined_by:
+                continue
+            if name in self.symbols:
+                self.diags.append(error("E306", f"`{name}` has no ODE or update for the refractory "
+                                        "period to hold", span,
+                                        "list variables defined by `dx/dt = ...` or `x <- ...`"))
+            else:
+                self.diags.append(error("E200", f"unknown name `{name}`", span,
+                                        did_you_mean(name, list(defined_by))))
 
     def _collect(self) -> None:
         for m in self.node.members:

@@ -238,8 +238,13 @@ class EventDecl:
 
 @dataclass(frozen=True)
 class RefractoryDecl:
+    """`refractory PERIOD [holds x, y]`: no spike for PERIOD after one; the listed variables
+    (every ODE/update of the neuron when none are listed) are held meanwhile."""
+
     period: Expr
     span: Span
+    holds: tuple[str, ...] = ()
+    hold_spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,10 @@ class AstBuilder(Transformer):
 
     @v_args(meta=True)
     def refractory(self, meta, children):
-        return A.RefractoryDecl(children[0], self._span(meta))
+        period, *names = children
+        names = [n for n in names if n is not None]
+        return A.RefractoryDecl(period, self._span(meta), tuple(str(n) for n in names),
+                                tuple(self._tspan(n) for n in names))
 
     @v_args(meta=True)
     def trace_decl(self, meta, children):

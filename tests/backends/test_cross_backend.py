@@ -335,6 +335,19 @@ neuron Lif:
     refractory t_ref
     trace r: tau 20 ms on spike += 1 / (20 ms)
 
+neuron LifExp:
+    \"\"\"A coupled linear system (exact) of which the refractory period holds only v.\"\"\"
+    param tau_m = 10 ms
+    param tau_s = 4 ms
+    param R = 10 MOhm
+    state v = -65 mV
+    state I_syn = 0 nA
+    dv/dt = (-65 mV - v + R * I_syn) / tau_m
+    dI_syn/dt = -I_syn / tau_s
+    spike when v > -60 mV:
+        v = -65 mV
+    refractory 1 ms holds v
+
 synapse Static:
     state w = 0.5 nA
     on pre:
@@ -348,6 +361,9 @@ network neurons:
     connect x -> a with Static(dense):
         init w = uniform(0 nA, 2 nA)
     connect a -> b with Static(dense)
+    layer c = LifExp(4)
+    connect x -> c with Static(dense):
+        init w = uniform(0 nA, 3 nA)
 """
 
 PHASED = """

@@ -301,6 +301,41 @@ network n:
     np.testing.assert_array_equal(np.nonzero(rec["h.spike"][:, 0, 0])[0], [0, 5, 10, 15, 20])
 
 
+HOLDS = """
+neuron R:
+    param tau = 10
+    state v = 0
+    state c = 1
+    state u = 0
+    v <- 2
+    u <- u + 1
+    dc/dt = -c / tau
+    spike when v > 1:
+        v = 0
+    refractory 3 HOLDS
+    trace n: sum on spike += 1
+
+network n:
+    layer h = R(1)
+"""
+
+
+@pytest.mark.parametrize("holds, c_held, u_held", [("", True, True), ("holds v", False, False),
+                                                   ("holds v, u", False, True)])
+def test_refractory_holds_only_the_listed_variables(holds, c_held, u_held):
+    """`refractory 3` holds every ODE/update for 3 steps after a spike; `holds v` only v, so
+    c keeps its exact decay c = exp(-k / tau) and the counter u keeps counting."""
+    _, exe = make(HOLDS.replace("HOLDS", holds))
+    rec = simulate(exe, 12, record=("h.spike", "h.c", "h.u"))
+    np.testing.assert_array_equal(np.nonzero(rec["h.spike"][:, 0, 0])[0], [0, 4, 8])
+    refractory = np.array([k % 4 != 0 for k in range(12)])   # steps 1-3, 5-7, 9-11
+    moving = np.where(refractory & c_held, 0, 1)
+    expected_c = np.exp(-np.cumsum(moving) / 10)              # one exact decay per moving step
+    np.testing.assert_allclose(rec["h.c"][:, 0, 0], expected_c, rtol=1e-12)
+    moving_u = np.where(refractory & u_held, 0, 1)
+    np.testing.assert_array_equal(rec["h.u"][:, 0, 0], np.cumsum(moving_u))
+
+
 # ----------------------------------------------------------------------------- BioGrad-style neuron
 
 
