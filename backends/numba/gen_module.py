@@ -29,7 +29,7 @@ from .helpers import ROUNDING, helper_source
 from .plan import BuildError, Plan
 from .printer import Context, PrintError, print_host
 
-FORMAT = 1   # bump when the generated module's interface with host.py changes
+FORMAT = 2   # bump when the generated module's interface with host.py changes
 
 
 class ModuleGenerator:
@@ -110,13 +110,13 @@ class ModuleGenerator:
         code.line("")
         code.line("# every state, in the order of state_names(): name, owner, variable, kind, shape ('B': batch,")
         code.line("# 'nnz:C': pairs of sparse C), explicit dtype, array, tie (original, transposed), fixed point")
-        code.line("# (scale, rounding, saturate, bits), rounding stream, rounding index")
+        code.line("# (scale, rounding, saturate, bits, signed), rounding stream, rounding index")
         with code.block("STATES = (", fill=False):
             for s in plan.states:
                 tie = None if s.tie is None else (s.tie[0].name, s.tie[1])
                 fx = s.fixed
                 fixed = None if fx is None else (float(fx.scale), ROUNDING[fx.rounding], fx.overflow == "saturate",
-                                                 int(fx.bits))
+                                                 int(fx.bits), bool(fx.signed))
                 shape = tuple(f"nnz:{s.owner}" if d == "nnz" else d for d in s.shape)
                 code.line(f"({s.name!r}, {s.owner!r}, {s.var.name!r}, {s.var.kind!r}, {shape!r}, {s.dtype!r}, "
                           f"{s.arg!r}, {tie!r}, {fixed!r}, {s.stream!r}, {s.rindex!r}),")
@@ -386,7 +386,8 @@ class ModuleGenerator:
                            "dtype": s.dtype or "backend",
                            "fixed": None if s.fixed is None else {"bits": s.fixed.bits, "scale": s.fixed.scale,
                                                                   "round": s.fixed.rounding,
-                                                                  "overflow": s.fixed.overflow},
+                                                                  "overflow": s.fixed.overflow,
+                                                                  "signed": s.fixed.signed},
                            "tied_to": None if s.tie is None else {"state": s.tie[0].name, "transposed": s.tie[1]},
                            "source": where(s.var.origin)})
         params = []

@@ -264,9 +264,10 @@ def _argmax(a):
 
 _helper("_fixed", (), '''
 @register_jitable
-def _fixed(x, scale, rounding, saturate, bits, u):
+def _fixed(x, scale, rounding, saturate, bits, signed, u):
     """x quantised to q * scale: rounding 0 nearest, 1 floor, 2 stochastic (with u); then q
-    saturated to +-(2^(bits-1) - 1) or wrapped to two's complement of `bits`."""
+    saturated to +-(2^(bits-1) - 1) or wrapped to two's complement of `bits`; unsigned:
+    saturated to [0, 2^bits - 1] or wrapped modulo 2^bits."""
     q = x / scale
     if rounding == 0:
         q = numpy.floor(q + 0.5)
@@ -275,22 +276,25 @@ def _fixed(x, scale, rounding, saturate, bits, u):
     else:
         q = numpy.floor(q + u)
     if saturate:
-        hi = 2.0 ** (bits - 1) - 1.0
-        q = numpy.minimum(numpy.maximum(q, -hi), hi)
+        if signed:
+            hi = 2.0 ** (bits - 1) - 1.0
+            q = numpy.minimum(numpy.maximum(q, -hi), hi)
+        else:
+            q = numpy.minimum(numpy.maximum(q, 0.0), 2.0 ** bits - 1.0)
     else:
-        half = 2.0 ** (bits - 1)
+        half = 2.0 ** (bits - 1) if signed else 0.0
         q = numpy.mod(q + half, 2.0 ** bits) - half
     return q * scale
 ''')
 
 _helper("_fixed_array", ("_key", "_fixed", "_uniform"), '''
 @njit(cache=True, error_model="numpy")
-def _fixed_array(dst, src, rindex, seed, stream, step, scale, rounding, saturate, bits):
+def _fixed_array(dst, src, rindex, seed, stream, step, scale, rounding, saturate, bits, signed):
     """Quantise a whole (flattened) variable, e.g. for `set`; rindex: rounding RNG indices."""
     key = _key(seed, stream, step)
     for k in range(dst.shape[0]):
         u = _uniform(key, rindex[k]) if rounding == 2 else 0.0
-        dst[k] = _fixed(src[k], scale, rounding, saturate, bits, u)
+        dst[k] = _fixed(src[k], scale, rounding, saturate, bits, signed, u)
 ''')
 
 _helper("_connect", ("_key", "_uniform"), '''

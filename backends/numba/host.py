@@ -159,11 +159,11 @@ class Simulation:
         if fixed is None:
             array[...] = value
             return
-        scale, rounding, saturate, bits = fixed
+        scale, rounding, saturate, bits, signed = fixed
         src = np.ascontiguousarray(value, dtype=np.float64).reshape(-1)
         dst = np.empty_like(src)
         self.m._fixed_array(dst, src, self._rounding_index(st), self.seed, st[9], self.step, scale, rounding,
-                            saturate, bits)
+                            saturate, bits, signed)
         array[...] = dst.reshape(array.shape)
 
     def _rounding_index(self, st) -> np.ndarray:

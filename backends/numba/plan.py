@@ -365,9 +365,9 @@ def _precision(v: Var) -> str | None:
 
 
 def fixed_args(vtype: ValueType) -> str:
-    """`scale, rounding, saturate, bits` of `_fixed` for a fixed-point type."""
+    """`scale, rounding, saturate, bits, signed` of `_fixed` for a fixed-point type."""
     return (f"{float(vtype.scale)!r}, {ROUNDING[vtype.rounding]}, {vtype.overflow == 'saturate'}, "
-            f"{int(vtype.bits)}")
+            f"{int(vtype.bits)}, {bool(vtype.signed)}")
 
 
 __all__ = ["Plan", "PopPlan", "ConnPlan", "StatePlan", "ParamPlan", "BuildError", "fixed_args"]

@@ -19,10 +19,11 @@ class ValueType:
     scale: float | None = None        # fixed only: value = q * scale
     rounding: str = "nearest"         # fixed only
     overflow: str = "saturate"        # fixed only
+    signed: bool = True               # fixed only: q in [-(2^(bits-1)-1), 2^(bits-1)-1], else [0, 2^bits-1]
 
     def __str__(self) -> str:
         if self.kind == "fixed":
-            return f"fixed<{self.bits}>"
+            return f"fixed<{self.bits}>" if self.signed else f"fixed<{self.bits}, signed = false>"
         return self.precision or self.kind
 
 

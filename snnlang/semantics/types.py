@@ -95,7 +95,8 @@ def _fixed(typ: A.FixedType, diags: list[Diagnostic]) -> ValueType:
         options[kw.name] = word
     return ValueType("fixed", bits=int(bits), scale=float(options.get("scale", 1.0)),
                      rounding=str(options.get("round", "nearest")),
-                     overflow=str(options.get("overflow", "saturate")))
+                     overflow=str(options.get("overflow", "saturate")),
+                     signed=options.get("signed", "true") == "true")
 
 
 __all__ = ["resolve_type", "FLOAT"]

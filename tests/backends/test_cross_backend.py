@@ -516,10 +516,14 @@ neuron Q:
     state q: fixed<8, scale = 2^-6, round = stochastic> = 0
     state big: fixed<8, scale = 2^-6> = 0
     state fl: fixed<6, scale = 2^-4, round = floor, overflow = wrap> = 0
+    state un: fixed<5, scale = 2^-3, round = stochastic, signed = false> = 0
+    state uw: fixed<4, scale = 2^-2, round = floor, overflow = wrap, signed = false> = 0
     input I
     q <- target + 0.1 * I
     big <- 100 * target
     fl <- fl + 0.3 + I
+    un <- un + I - 0.1
+    uw <- uw + 0.3 - I
     spike when q > 0.32
     trace y: decay 0.667 on spike += 1 as fixed<7, scale = 2^-5>
 

@@ -618,6 +618,11 @@ def test_quantise_modes():
     floor = ValueType("fixed", bits=4, scale=0.5, rounding="floor", overflow="wrap")
     # q = floor(v / 0.5) wrapped into [-8, 7]: 4.0 -> q 8 -> -8 -> -4.0
     np.testing.assert_array_equal(quantise(np.array([0.7, -0.1, 4.0, 3.9]), floor), [0.5, -0.5, -4.0, 3.5])
+    # unsigned: q in [0, 15]; saturation clips at 0, wrapping is modulo 16 (-0.5 -> q -1 -> 15)
+    unsigned = ValueType("fixed", bits=4, scale=0.5, rounding="floor", overflow="saturate", signed=False)
+    np.testing.assert_array_equal(quantise(np.array([-3.0, 2.2, 7.5, 9.0]), unsigned), [0, 2.0, 7.5, 7.5])
+    wrapped = ValueType("fixed", bits=4, scale=0.5, rounding="floor", overflow="wrap", signed=False)
+    np.testing.assert_array_equal(quantise(np.array([-0.5, 8.0, 8.6]), wrapped), [7.5, 0.0, 0.5])
 
 
 # ----------------------------------------------------------------------------- NaN / Inf
