@@ -164,7 +164,7 @@ def _event_frames(model) -> int | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train by the model's schedule on a data set; print accuracy per epoch."""
-    from snnlang.data import load as load_data, subset
+    from snnlang.data import load as load_data
     from snnlang.runtime.plots import learning_curves
     if not _readable(args.file):
         return EXIT_USAGE
@@ -174,11 +174,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.lr is not None:
             extra["lr"] = args.lr
     model = _compile(args, **extra)
-    train, test = load_data(args.data, frames=_event_frames(model), seed=args.seed)
-    if args.samples:
-        train = subset(train, args.samples, seed=args.seed)
-    if args.test_samples:
-        test = subset(test, args.test_samples, seed=args.seed)
+    # the limit is applied by the loader (stratified, before any event file is read)
+    train, test = load_data(args.data, frames=_event_frames(model), seed=args.seed,
+                            limit=(args.samples or None, args.test_samples or None), progress=not args.quiet)
     print(f"network {model.network.name} on {model.target} ({args.learning} learning), data {args.data}: "
           f"{len(train)} training / {len(test)} test samples, batch {args.batch}")
     history = []
