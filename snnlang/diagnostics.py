@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "E604": "invalid encoder",
     "E605": "invalid connectivity",
     "E606": "no network in file",
+    "E607": "invalid storage override (`store ... as`)",
     "E700": "cannot read file",
     "E701": "import not found",
     "E702": "circular import",

@@ -9,7 +9,7 @@ step order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy
 
@@ -379,7 +379,23 @@ class _NetworkLowering:
             return PopulationIR(m.name, "input", size, None, (), call.func, options, m.span)
         if isinstance(m, A.LabelPop):
             return PopulationIR(m.name, "label", size, None, (), call.func, options, m.span)
-        return PopulationIR(m.name, "neuron", size, call.func, options, None, (), m.span)
+        neuron = self._stored(self.neurons, call.func, m.name, m.options)
+        return PopulationIR(m.name, "neuron", size, neuron, options, None, (), m.span)
+
+    @staticmethod
+    def _stored(types: dict, name: str, owner: str, options) -> str:
+        """The neuron/synapse type `owner` uses: `name`, or, where `store x as T` options change
+        how some of its variables are kept, a copy `name__owner` with those types. Backends see
+        just another type (so per-connection 8-bit weights need nothing of them)."""
+        overrides = {var: _dtype(opt.type) for opt in options if isinstance(opt, A.StoreOption)
+                     for var in opt.names}
+        if not overrides:
+            return name
+        base = types[name]
+        derived = f"{name}__{owner}"
+        types[derived] = replace(base, name=derived, vars=tuple(
+            replace(v, dtype=overrides[v.name]) if v.name in overrides else v for v in base.vars))
+        return derived
 
     def _connections(self, conns: list[A.Connect], index: dict[str, int], dt: float) -> tuple[ConnectionIR, ...]:
         out = []
@@ -423,9 +439,10 @@ class _NetworkLowering:
                     value = self.const(o.value)
                     delay = int(round(value / dt)) if value != int(value) or value < 1 else int(value)
             src, dst = c.source.parts[0], c.target.parts[0]
+            synapse = self._stored(self.synapses, c.synapse, name, c.options)
             out.append(ConnectionIR(
                 name, src, c.source.parts[1] if len(c.source.parts) > 1 else "spike", dst,
-                c.target.parts[1] if len(c.target.parts) > 1 else None, c.synapse, connectivity, p,
+                c.target.parts[1] if len(c.target.parts) > 1 else None, synapse, connectivity, p,
                 tuple(params), tuple(init), tie, delay, index[src] < index[dst], c.span))
         return tuple(out)
 

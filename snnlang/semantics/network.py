@@ -260,6 +260,8 @@ class NetworkChecker:
                 self.diags.append(error("E206", "a population takes one positional argument (the size)",
                                         extra.span, "override parameters by name: `theta = 0.4`"))
             self._overrides(m.neuron.kwargs, scope.symbols, f"neuron `{scope.name}`")
+            for opt in m.options:
+                self._store(opt, scope.symbols, f"neuron `{scope.name}`", tied=set())
         self.out.populations[m.name] = PopInfo(m.name, "population", size, m.name_span, scope, m)
 
     def _overrides(self, kwargs, symbols, owner: str) -> None:
@@ -352,6 +354,36 @@ class NetworkChecker:
                 info = self.consts.infer(opt.value)
                 if not info.unknown and info.dim not in (DIMENSIONLESS, TIME):
                     self.diags.append(error("E305", "a delay is a time or a number of steps", opt.value.span))
+        tied = {o.var for o in m.options if isinstance(o, A.ConnOption) and o.kind == "tie"}
+        for opt in m.options:
+            if isinstance(opt, A.StoreOption):
+                self._store(opt, syn.symbols, f"synapse `{m.synapse}`", tied)
+
+    def _store(self, opt: A.StoreOption, symbols, owner: str, tied: set[str]) -> None:
+        """`store x as TYPE`: x must be a state or trace of this population's neuron or this
+        connection's synapse; a tied state has no storage of its own."""
+        from snnlang.semantics.types import resolve_type
+        vtype, dim = resolve_type(opt.type, self.diags, UNITS.get)
+        seen: set[str] = set()
+        for name, span in zip(opt.names, opt.name_spans):
+            sym = symbols.get(name)
+            if name in seen:
+                self.diags.append(error("E201", f"`{name}` is listed twice", span))
+            seen.add(name)
+            if sym is None or sym.kind not in ("state", "trace"):
+                values = [s.name for s in symbols.values() if s.kind in ("state", "trace")]
+                what = f"a {sym.kind}, which has no per-element storage" if sym is not None else "unknown"
+                self.diags.append(error("E607", f"{owner} has no state or trace `{name}` ({what})", span,
+                                        did_you_mean(name, values) or "`store` changes how a state or "
+                                        "trace is kept, e.g. `store w as fixed<8, scale = 2^-6>`"))
+            elif name in tied:
+                self.diags.append(error("E607", f"`{name}` is tied to another connection's state and "
+                                        "has no storage of its own", span,
+                                        "give the type to the connection it is tied to"))
+            elif dim is not None and sym.dim is not None and not sym.dim_unknown and dim != sym.dim:
+                self.diags.append(error("E300", f"`{name}` is {describe(sym.dim)} but the type is "
+                                        f"{describe(dim)}", opt.type.span if hasattr(opt.type, "span")
+                                        else span))
 
     def _connectivity(self, expr, src: PopInfo | None, dst: PopInfo | None) -> None:
         if expr is None:
@@ -514,11 +546,15 @@ class NetworkChecker:
                 if ref.phase in phases or key in seen:
                     continue
                 seen.add(key)
-                self.diags.append(error("E209", f"unknown phase `{ref.phase}`: network "
-                                        f"`{self.node.name}` has no such phase", ref.span,
-                                        did_you_mean(ref.phase, phases) or
-                                        ("its phases: " + ", ".join(sorted(phases)) if phases else
-                                         "the network has no schedule")))
+                near = did_you_mean(ref.phase, phases)
+                if near:   # a phase of this network misspelt
+                    self.diags.append(error("E209", f"unknown phase `{ref.phase}`: network "
+                                            f"`{self.node.name}` has no such phase", ref.span, near))
+                else:      # code for a phase this network does not run (a reused type): it never runs
+                    self.diags.append(warning("W603", f"network `{self.node.name}` has no phase "
+                                              f"`{ref.phase}`, so this code never runs in it", ref.span,
+                                              ("its phases: " + ", ".join(sorted(phases))) if phases
+                                              else "the network has no schedule"))
 
     def _unused(self) -> None:
         touched = {c.source for c in self.out.connections} | {c.target for c in self.out.connections}

@@ -369,6 +369,17 @@ class LabelPop:
 
 
 @dataclass(frozen=True)
+class StoreOption:
+    """`store w as fixed<8, ...>` in a `connect` or `layer` block: these states/traces of this
+    connection or population only are kept in another type (e.g. per-layer 8-bit weights)."""
+
+    names: tuple[str, ...]
+    name_spans: tuple[Span, ...]
+    type: "TypeSpec"
+    span: Span
+
+
+@dataclass(frozen=True)
 class Population:
     """`population h = MC(500, theta = 0.4)`; `layer` is a synonym."""
 
@@ -376,6 +387,7 @@ class Population:
     neuron: Call
     name_span: Span
     span: Span
+    options: tuple[StoreOption, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -398,7 +410,7 @@ class Connect:
     synapse: str
     args: tuple[Expr, ...]
     kwargs: tuple[Keyword, ...]
-    options: tuple[ConnOption | ParamDecl, ...]
+    options: tuple[ConnOption | ParamDecl | StoreOption, ...]
     name_span: Span | None
     synapse_span: Span
     span: Span

@@ -272,8 +272,14 @@ class AstBuilder(Transformer):
 
     @v_args(meta=True)
     def population(self, meta, children):
-        name, call = children
-        return A.Population(str(name), call, self._tspan(name), self._span(meta))
+        name, call, *options = children
+        return A.Population(str(name), call, self._tspan(name), self._span(meta), tuple(options))
+
+    @v_args(meta=True)
+    def store_option(self, meta, children):
+        *names, typ = children
+        return A.StoreOption(tuple(str(n) for n in names), tuple(self._tspan(n) for n in names), typ,
+                             self._span(meta))
 
     @v_args(meta=True)
     def connect(self, meta, children):
