@@ -9,7 +9,7 @@ step order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import sympy
 
@@ -320,18 +320,31 @@ def _walk_synapse(members, phases=()):
 
 @dataclass
 class _Const:
-    """Constant evaluation of network expressions (sizes, phase lengths, overrides)."""
+    """Constant evaluation of network expressions (sizes, phase lengths, overrides).
+
+    `__call__` is for what is fixed at compile time: the network parameters it reads are
+    recorded in `structural`. `runtime` is for what the runtime can re-derive (parameter
+    overrides, phase lengths): it also returns the expression over the parameters' symbols."""
 
     params: dict[str, float]
+    structural: set[str] = field(default_factory=set)
 
     def __call__(self, e: A.Expr) -> float:
-        lowered = ExprLowering(self._resolve, StreamCounter())(e)
-        return float(lowered)
+        value, expr = self.runtime(e)
+        self.structural.update(str(s) for s in expr.free_symbols) if expr is not None else None
+        return value
+
+    def runtime(self, e: A.Expr) -> tuple[float, sympy.Expr | None]:
+        """(value, expression over network-parameter symbols or None when it uses none)."""
+        symbolic = ExprLowering(self._resolve, StreamCounter())(e)
+        names = {str(s) for s in symbolic.free_symbols}
+        value = float(symbolic.subs({sympy.Symbol(n): self.params[n] for n in names}))
+        return value, (symbolic if names else None)
 
     def _resolve(self, name: A.Name) -> sympy.Expr:
         ident = name.dotted
         if ident in self.params:
-            return sympy.Float(self.params[ident])
+            return sympy.Symbol(ident)
         return sympy.Float(UNITS[ident][0])
 
 
@@ -369,18 +382,32 @@ class _NetworkLowering:
         metrics = tuple((m.name, self._net_expr(m.expr)) for m in members if isinstance(m, A.Metric))
         steps = None if duration is None else int(round(duration / dt))
         return NetworkIR(self.node.name, dt, tuple(order), conns, schedule, readout, metrics, steps,
-                         unit_free, self.node.doc)
+                         unit_free, self.node.doc, tuple(self.const.params.items()),
+                         frozenset(self.const.structural))
 
     def _population(self, m) -> PopulationIR:
         call = m.encoder if isinstance(m, (A.InputPop, A.LabelPop)) else m.neuron
         size = int(self.const(call.args[0]))
-        options = tuple((kw.name, self.const(kw.value)) for kw in call.kwargs)
+        if isinstance(m, (A.InputPop, A.LabelPop)):   # encoder options are compiled in
+            options = tuple((kw.name, self.const(kw.value)) for kw in call.kwargs)
         if isinstance(m, A.InputPop):
             return PopulationIR(m.name, "input", size, None, (), call.func, options, m.span)
         if isinstance(m, A.LabelPop):
             return PopulationIR(m.name, "label", size, None, (), call.func, options, m.span)
         neuron = self._stored(self.neurons, call.func, m.name, m.options)
-        return PopulationIR(m.name, "neuron", size, neuron, options, None, (), m.span)
+        params, exprs = self._overrides(call.kwargs)
+        return PopulationIR(m.name, "neuron", size, neuron, params, None, (), m.span, exprs)
+
+    def _overrides(self, keywords) -> tuple[tuple, tuple]:
+        """Parameter overrides: their values, and the expressions of those written in terms of
+        network parameters (re-derived by the runtime when one of them changes)."""
+        params, exprs = [], []
+        for kw in keywords:
+            value, expr = self.const.runtime(kw.value)
+            params.append((kw.name, value))
+            if expr is not None:
+                exprs.append((kw.name, expr))
+        return tuple(params), tuple(exprs)
 
     @staticmethod
     def _stored(types: dict, name: str, owner: str, options) -> str:
@@ -419,12 +446,17 @@ class _NetworkLowering:
                 p = self.const(p_expr) if p_expr is not None else None
             if connectivity == "all_to_all":
                 connectivity = "dense"
-            params = [(kw.name, self.const(kw.value)) for kw in c.kwargs]
-            params += [(o.name, self.const(o.value)) for o in c.options if isinstance(o, A.ParamDecl)]
+            params, param_exprs = self._overrides(
+                list(c.kwargs) + [A.Keyword(o.name, o.value, o.span) for o in c.options if isinstance(o, A.ParamDecl)])
             init, tie, delay = [], None, 0
-            init_lowering = ExprLowering(lambda n, own={v.name for v in self.synapses[c.synapse].vars}: (
-                sympy.Float(self.const.params[n.dotted]) if n.dotted in self.const.params and n.dotted not in own
-                else _plain_symbol(n)), self.streams)  # network params are constants; synapse params shadow them
+
+            def init_name(n: A.Name, own={v.name for v in self.synapses[c.synapse].vars}) -> sympy.Expr:
+                # network params are constants here (fixed at compile time); synapse params shadow them
+                if n.dotted in self.const.params and n.dotted not in own:
+                    self.const.structural.add(n.dotted)
+                    return sympy.Float(self.const.params[n.dotted])
+                return _plain_symbol(n)
+            init_lowering = ExprLowering(init_name, self.streams)
             for o in c.options:
                 if not isinstance(o, A.ConnOption):
                     continue
@@ -443,16 +475,18 @@ class _NetworkLowering:
             out.append(ConnectionIR(
                 name, src, c.source.parts[1] if len(c.source.parts) > 1 else "spike", dst,
                 c.target.parts[1] if len(c.target.parts) > 1 else None, synapse, connectivity, p,
-                tuple(params), tuple(init), tie, delay, index[src] < index[dst], c.span))
+                params, tuple(init), tie, delay, index[src] < index[dst], c.span, param_exprs))
         return tuple(out)
 
     def _schedule(self, s: A.Schedule, dt: float) -> ScheduleIR:
         from snnlang.semantics.definitions import _uses_units
         phases = []
         for ph in s.phases:
-            steps = self.const(ph.steps)
+            steps, steps_expr = self.const.runtime(ph.steps)
             if _uses_units(ph.steps):  # a duration such as `50 ms`
                 steps = round(steps / dt)
+                steps_expr = None if steps_expr is None else steps_expr / dt
+            every, every_expr = self.const.runtime(ph.every) if ph.every else (None, None)
             active = plastic = reset = None
             reset_all = False
             for st in ph.stmts:
@@ -464,14 +498,16 @@ class _NetworkLowering:
                 elif st.kind == "reset":
                     reset_all = st.everything
                     reset = names
-            phases.append(PhaseIR(ph.name, int(steps), int(self.const(ph.every)) if ph.every else None,
-                                  active, plastic or frozenset(), reset, reset_all, ph.span))
+            phases.append(PhaseIR(ph.name, int(steps), int(every) if every is not None else None,
+                                  active, plastic or frozenset(), reset, reset_all, ph.span,
+                                  steps_expr, every_expr))
         infer = s.infer.phases if s.infer else tuple(p.name for p in phases if not p.plastic and p.every is None)
         return ScheduleIR(tuple(phases), tuple(infer), s.batch.mode if s.batch else "sum")
 
     def _net_expr(self, e: A.Expr) -> sympy.Expr:
         def resolve(name: A.Name) -> sympy.Expr:
             if len(name.parts) == 1 and name.parts[0] in self.const.params:
+                self.const.structural.add(name.parts[0])
                 return sympy.Float(self.const.params[name.parts[0]])
             if len(name.parts) == 1 and name.parts[0] in UNITS:
                 return sympy.Float(UNITS[name.parts[0]][0])

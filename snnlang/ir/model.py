@@ -186,6 +186,9 @@ class PopulationIR:
     encoder: str | None = None   # input/label encoder name
     encoder_options: tuple[tuple[str, float], ...] = ()
     origin: Span | None = None
+    # overrides written in terms of network parameters (symbols named after them), so that
+    # the runtime can re-derive `params` when a network parameter changes
+    param_exprs: tuple[tuple[str, sympy.Expr], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,7 @@ class ConnectionIR:
     delay_steps: int
     same_step: bool              # target comes after source in the order
     origin: Span | None = None
+    param_exprs: tuple[tuple[str, sympy.Expr], ...] = ()   # as PopulationIR.param_exprs
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,10 @@ class PhaseIR:
     reset: frozenset[str] | None      # None: nothing; frozenset(): see reset_all
     reset_all: bool = False
     origin: Span | None = None
+    # `steps` and `every` as expressions of network parameters (None: a plain number);
+    # steps_expr is in steps (a duration already divided by dt), rounded when evaluated
+    steps_expr: sympy.Expr | None = None
+    every_expr: sympy.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,10 @@ class NetworkIR:
     simulate_steps: int | None
     unit_free: bool
     doc: str | None = None
+    params: tuple[tuple[str, float], ...] = ()     # network parameters and their values (SI)
+    # network parameters that something fixed at compile time depends on (sizes, encoder
+    # options, delays, init expressions, readout, metrics): changing them needs a recompile
+    structural: frozenset[str] = frozenset()
 
     def population(self, name: str) -> PopulationIR:
         return next(p for p in self.populations if p.name == name)

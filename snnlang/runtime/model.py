@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from functools import lru_cache
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from snnlang.diagnostics import Diagnostic, render_all
 from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR, NetworkIR, PhaseIR
 from snnlang.runtime.executable import Executable, Options, PhaseRun
+from snnlang.runtime.network_params import NetworkParams
 # Dataset lives with the data layer; re-exported here (snnlang.runtime.model.Dataset)
 from snnlang.data.dataset import Dataset  # noqa: F401
 
@@ -54,11 +55,20 @@ class Recording:
         return steps, neurons
 
 
+class Trainer(Protocol):
+    """Trains a Model by another method than its own plasticity (chosen by `learning=` in
+    `snnlang.compile`, made by the backend's `Executable.make_trainer`), e.g. surrogate-gradient
+    BPTT: `Model.train` hands it each batch instead of running the schedule's phases."""
+
+    def train_batch(self, data: dict, labels: np.ndarray, real: int) -> float:
+        """One update on a bound batch (the first `real` rows are real samples); returns its loss."""
+
+
 class Model:
     """A compiled network: state, parameters, and the schedule that drives it."""
 
     def __init__(self, ir: ModelIR, network: str, target: str, options: Options,
-                 executable: Executable, sources: Mapping[str, str]) -> None:
+                 executable: Executable, sources: Mapping[str, str], trainer: "Trainer | None" = None) -> None:
         self.ir = ir
         self.network: NetworkIR = ir.networks[network]
         self.target = target
@@ -66,13 +76,22 @@ class Model:
         self.exe = executable
         self.sources = dict(sources)
         self.samples_seen = 0
+        self.trainer = trainer          # None: train by the model's own plasticity (learning="local")
+        self.network_params = NetworkParams(self.network)   # the network's own `param`s, settable too
 
     # ------------------------------------------------------------ parameters
     def get_param(self, owner: str, name: str) -> float:
+        if owner == self.network.name and name in self.network_params:
+            return self.network_params.get(name)
         return self.exe.get_param(owner, name)
 
     def set_param(self, owner: str, name: str, value: float) -> None:
-        """Change a parameter (e.g. a learning rate) without recompiling."""
+        """Change a parameter (e.g. a learning rate) without recompiling. `owner` is a population,
+        a connection, or the network itself for its own `param`s: those re-derive the overrides
+        and phase lengths written in terms of them (snnlang/runtime/network_params.py)."""
+        if owner == self.network.name and name in self.network_params:
+            self.network_params.set(name, float(value), self.exe)
+            return
         self.exe.set_param(owner, name, float(value))
 
     def state_names(self) -> list[str]:
@@ -132,6 +151,11 @@ class Model:
             f"{p.name}.spike" for p in self.network.populations if p.kind == "neuron")
         plastic_set = frozenset(c.name for c in self.network.connections) if plastic else frozenset()
         data = self._batched(self._bind(inputs, None))
+        missing = [name for name in self._data_inputs() if name not in data]
+        if missing:
+            raise DataError(f"input `{missing[0]}` needs data in a free run: pass "
+                            f"inputs=array of shape (batch, {self.network.population(missing[0]).size}) "
+                            "with intensities in [0, 1], or {name: array}")
         out = self.exe.run_phase(PhaseRun(None, int(steps), None, plastic_set, data, names))
         return Recording(self.network.dt, out)
 
@@ -153,7 +177,7 @@ class Model:
     def _phases(self, periodic: bool) -> list[PhaseIR]:
         if self.network.schedule is None:
             raise DataError(f"network `{self.network.name}` has no schedule; use run()")
-        return [p for p in self.network.schedule.phases if (p.every is not None) == periodic]
+        return [p for p in self.network_params.phases if (p.every is not None) == periodic]
 
     def _run_phase(self, phase: PhaseIR, data: dict, learn: bool, record=()) -> dict:
         if phase.reset_all:
@@ -163,18 +187,23 @@ class Model:
         plastic = phase.plastic if learn else frozenset()
         return self.exe.run_phase(PhaseRun(phase.name, phase.steps, phase.active, plastic, data, record))
 
-    def _batches(self, data: Dataset, shuffle: bool, epoch: int):
+    def _batches(self, data: Dataset, shuffle: bool, epoch: int, shard: bool = False):
+        """(sample indices, how many are real) per batch. `shard`: under data parallelism
+        (an executable with `data_parallel` = (processes, rank)) a batch holds `batch` rows per
+        process and this process gets its own slice; `real` then counts the whole batch."""
         n = len(data)
         order = np.arange(n)
         if shuffle:
             order = np.random.default_rng((self.options.seed, epoch)).permutation(n)
         batch = self.options.batch
-        for start in range(0, n, batch):
-            idx = order[start:start + batch]
+        world, rank = getattr(self.exe, "data_parallel", (1, 0)) if shard else (1, 0)
+        size = batch * world
+        for start in range(0, n, size):
+            idx = order[start:start + size]
             real = len(idx)
-            if real < batch:  # pad the last batch by repeating samples; their predictions are dropped
-                idx = np.concatenate([idx, order[: batch - real]])
-            yield idx, real
+            if real < size:  # pad the last batch by repeating samples; their predictions are dropped
+                idx = np.resize(np.concatenate([idx, order]), size)
+            yield idx[rank * batch:(rank + 1) * batch], real
 
     def train(self, data: Dataset, epochs: int = 1, shuffle: bool = True, progress: bool = True,
               validation: Dataset | None = None) -> list[dict]:
@@ -183,18 +212,26 @@ class Model:
         periodic = self._phases(periodic=True)
         history = []
         for epoch in range(epochs):
-            batches = list(self._batches(data, shuffle, epoch))
+            batches = list(self._batches(data, shuffle, epoch, shard=True))
             bar = _progress(batches, progress, f"epoch {epoch + 1}/{epochs}")
+            losses = []
             for idx, real in bar:
                 bound = self._bind(data.x[idx], data.y[idx])
-                for phase in per_sample:
-                    self._run_phase(phase, bound, learn=True)
                 before = self.samples_seen
                 self.samples_seen += real
+                if self.trainer is not None:    # e.g. BPTT: the trainer replaces the phases' plasticity
+                    rank = getattr(self.exe, "data_parallel", (1, 0))[1]
+                    mine = min(max(real - rank * self.options.batch, 0), self.options.batch)
+                    losses.append(self.trainer.train_batch(bound, data.y[idx], mine))
+                    continue
+                for phase in per_sample:
+                    self._run_phase(phase, bound, learn=True)
                 for phase in periodic:
                     if self.samples_seen // phase.every > before // phase.every:
                         self._run_phase(phase, {}, learn=True)
             entry = {"epoch": epoch + 1, "samples": self.samples_seen}
+            if losses:
+                entry["loss"] = float(np.mean(losses))
             entry.update(self.metrics())
             if validation is not None:
                 entry["accuracy"] = self.evaluate(validation, progress=False)["accuracy"]
@@ -240,7 +277,8 @@ class Model:
                 "options": {"seed": self.options.seed, "batch": self.options.batch,
                             "dtype": self.options.dtype, "device": self.options.device},
                 "step": int(self.exe.step), "samples_seen": self.samples_seen,
-                "main": self.ir.file, "sources": self.sources, "params": params}
+                "main": self.ir.file, "sources": self.sources, "params": params,
+                "network_params": dict(self.network_params.values)}
         arrays = {f"state:{k}": v for k, v in states.items()}
         with open(path, "wb") as fh:
             np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -314,7 +352,8 @@ def load(path: str | Path, target: str | None = None) -> Model:
                 main = dest
         model = compile_model(main, target=target or meta["target"], network=meta["network"],
                               **meta["options"])
-    for owner_name, value in meta["params"].items():
+    model.network_params.restore(meta.get("network_params", {}), model.exe)
+    for owner_name, value in meta["params"].items():    # after: explicit settings win
         owner, name = owner_name.rsplit(".", 1)
         model.set_param(owner, name, value)
     for name, value in states.items():

@@ -178,7 +178,53 @@ def test_data_of_the_wrong_shape_is_a_clear_error():
         model.evaluate(snnlang.Dataset(np.zeros((3, 15)), np.zeros(3, int)), progress=False)
 
 
+def test_running_without_the_data_an_input_needs_is_a_clear_error():
+    model = snnlang.compile(PERCEPTRON, target="numba")
+    with pytest.raises(DataError, match="input `x` needs data"):
+        model.run(10)
+
+
 def test_unknown_backend_is_a_clear_error():
     from snnlang.runtime.backends import UnknownBackend
     with pytest.raises(UnknownBackend, match="available"):
         snnlang.compile(LIF_TEXT, target="nonesuch")
+
+
+def test_network_parameters_rederive_overrides_and_phase_lengths():
+    model = snnlang.compile(PERCEPTRON, target="numba", seed=3)
+    assert model.get_param("perceptron", "lr") == 0.05 == model.get_param("W", "lr")
+    model.set_param("perceptron", "lr", 0.01)
+    assert model.get_param("W", "lr") == 0.01
+    model.set_param("perceptron", "T_f", 20)
+    assert model.get_param("out", "T_f") == 20
+    forward = next(p for p in model.network_params.phases if p.name == "forward")
+    assert forward.steps == 20
+    # the new phase length is what runs: with a drive of 16 per step the outputs spike in every
+    # one of the 20 forward steps, which their spike-count trace counts
+    model.set("W.w", np.ones((2, 16)))
+    model.evaluate(snnlang.Dataset(np.ones((1, 16)), np.zeros(1, int)), progress=False)
+    np.testing.assert_array_equal(model.get("out.n"), [[20, 20]])
+
+
+def test_a_structural_network_parameter_cannot_change_at_runtime():
+    from snnlang.errors import UserError
+    model = snnlang.compile(PERCEPTRON, target="numba")
+    with pytest.raises(UserError, match="fixed at compile time"):
+        model.set_param("perceptron", "n_in", 20)
+
+
+def test_an_invalid_phase_length_is_refused_and_nothing_changes():
+    from snnlang.errors import UserError
+    model = snnlang.compile(PERCEPTRON, target="numba")
+    with pytest.raises(UserError, match="whole number of steps"):
+        model.set_param("perceptron", "T_f", 2.5)
+    assert model.get_param("perceptron", "T_f") == 10
+
+
+def test_network_parameters_survive_a_checkpoint(tmp_path):
+    model = snnlang.compile(PERCEPTRON, target="numba")
+    model.set_param("perceptron", "T_f", 15)
+    model.save(tmp_path / "p.ckpt")
+    restored = snnlang.load(tmp_path / "p.ckpt")
+    assert restored.get_param("perceptron", "T_f") == 15 == restored.get_param("out", "T_f")
+    assert next(p.steps for p in restored.network_params.phases if p.name == "forward") == 15
