@@ -16,6 +16,8 @@ EXAMPLES = ROOT / "examples"
 QUICK = {
     "stdp_raster.py": (["--seconds", "1", "--out", "{tmp}/stdp.png"], "figure written to"),
     "compare_backends.py": (["--steps", "300"], "spike trains identical"),
+    "biograd_mnist.py": (["--epochs", "1", "--samples", "60", "--test-samples", "40", "--log-every", "30",
+                          "-q", "--out", "{tmp}"], "plots written to"),
 }
 
 

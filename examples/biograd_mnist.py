@@ -1,0 +1,101 @@
+"""Train BioGrad (models/biograd.snn) on MNIST and plot what it learns.
+
+    python examples/biograd_mnist.py                    # the offline MNIST subset, no files needed
+    python examples/biograd_mnist.py --data mnist:~/data --epochs 20 --samples 60000
+    python examples/biograd_mnist.py --network biograd_loihi     # 8-bit weights, 784-100-10
+
+Prints the test accuracy after every epoch and saves two plots into --out: the learning
+curve, and the angle between each feedback matrix B and the transpose of the forward
+matrix it should mirror (sleep phases pull it down; without sleep, --no-sleep, feedback
+alignment turns W towards B instead). Everything BioGrad does is in the model file; this
+script only feeds data, sets parameters and records metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import snnlang
+from snnlang.data import load
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "biograd.snn"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--network", default="biograd", help="biograd (784-500-500-10) or biograd_loihi")
+    ap.add_argument("--data", default="mnist-offline", help="see `snnc train --help` (default mnist-offline)")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--samples", type=int, default=None, help="training samples (default: all)")
+    ap.add_argument("--test-samples", type=int, default=None)
+    ap.add_argument("--target", default="numba")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=None, help="the network's `lr` (default: the model's)")
+    ap.add_argument("--no-sleep", action="store_true", help="set the sleep length T_s to 0")
+    ap.add_argument("--log-every", type=int, default=500, help="record the angles every N samples")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=".", help="folder for the plots")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args()
+
+    model = snnlang.compile(MODEL, target=args.target, network=args.network, seed=args.seed, batch=args.batch)
+    net = model.network.name
+    if args.lr is not None:
+        model.set_param(net, "lr", args.lr)
+    if args.no_sleep:
+        model.set_param(net, "T_s", 0)
+    frames = model.get_param(net, "T_f")
+    train, test = load(args.data, frames=int(frames), seed=args.seed, limit=(args.samples, args.test_samples))
+    print(f"BioGrad `{net}` on {model.target}: {len(train)} training / {len(test)} test samples of {args.data}, "
+          f"lr {model.get_param(net, 'lr'):g}, sleep {'off' if args.no_sleep else 'on'}")
+
+    history = [{"samples": 0, "accuracy": model.evaluate(test, progress=False)["accuracy"], **model.metrics()}]
+    print(f"before training: test accuracy {100 * history[0]['accuracy']:.2f} %")
+    rng = np.random.default_rng(args.seed)
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        order = rng.permutation(len(train))
+        for first in range(0, len(train), args.log_every):
+            chunk = train.select(order[first:first + args.log_every])
+            model.train(chunk, epochs=1, shuffle=False, progress=not args.quiet)
+            history.append({"samples": model.samples_seen, **model.metrics()})
+        seconds = time.perf_counter() - start
+        history[-1]["accuracy"] = model.evaluate(test, progress=False)["accuracy"]
+        angles = "  ".join(f"{k} {v:.1f} deg" for k, v in model.metrics().items() if k.startswith("angle"))
+        print(f"epoch {epoch + 1}/{args.epochs}: test accuracy {100 * history[-1]['accuracy']:.2f} %  "
+              f"({len(train) / seconds:.0f} samples/s)  {angles}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(history, out, f"BioGrad {net} on {args.data}")
+    print(f"plots written to {out / 'biograd_learning_curve.png'} and {out / 'biograd_angles.png'}")
+
+
+def plot(history: list[dict], out: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    scored = [h for h in history if "accuracy" in h]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot([h["samples"] for h in scored], [100 * h["accuracy"] for h in scored], marker="o")
+    ax.set(xlabel="training samples seen", ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "biograd_learning_curve.png", dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name in sorted(k for k in history[0] if k.startswith("angle")):
+        ax.plot([h["samples"] for h in history], [h[name] for h in history], label=name)
+    ax.set(xlabel="training samples seen", ylabel="angle(B, W^T) (degrees)", title=title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "biograd_angles.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
