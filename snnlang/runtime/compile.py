@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from snnlang.diagnostics import error, render_all
+from snnlang.errors import UserError
 from snnlang.runtime.executable import Options
 from snnlang.runtime.model import CompileError, Model
 
@@ -20,8 +21,11 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     """Compile a `.snn` file (path) or source text for `target` and return a runnable Model.
 
     options: seed (int), batch (int), dtype ("float32" | "float64"), device ("auto", "cpu",
-    "cuda"), and backend-specific extras. Raises CompileError with rendered diagnostics
-    when the model has errors.
+    "cuda"), and backend-specific extras. `learning`: "local" (default: the model's own
+    plasticity) or "bptt" (target "torch": surrogate-gradient backpropagation through time of
+    the same network; with loss, optimizer, lr, surrogate, surrogate_width, see
+    docs/backends/torch.md). Raises CompileError with rendered diagnostics when the model has
+    errors.
     """
     from snnlang.ir.lower import LoweringError
     from snnlang.runtime.ir_cache import lower_cached
@@ -55,4 +59,16 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
                    extra=extra)
     executable = builder(target)(ir, network, opts)
     sources = checked.sources.texts()
-    return Model(ir, network, target, opts, executable, sources)
+    return Model(ir, network, target, opts, executable, sources, _trainer(executable, target, extra))
+
+
+def _trainer(executable, target: str, extra: dict):
+    """None for `learning="local"` (the model's own plasticity), else the backend's trainer."""
+    learning = str(extra.get("learning", "local"))
+    if learning == "local":
+        return None
+    make = getattr(executable, "make_trainer", None)
+    if make is None:
+        raise UserError(f"target `{target}` trains only by the model's own rules (learning='local'); "
+                        f"learning='{learning}' needs target='torch'")
+    return make(learning, extra)

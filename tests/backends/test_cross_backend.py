@@ -31,7 +31,7 @@ from snnlang.ir.lower import lower
 from snnlang.runtime.executable import Options, PhaseRun
 from snnlang.semantics.checker import check_path, check_text
 
-BACKENDS = ["numba"]
+BACKENDS = ["numba", "torch"]
 ORACLE = "reference"
 MODELS = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_STEPS = 1000
