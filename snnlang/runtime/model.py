@@ -140,23 +140,25 @@ class Model:
         return data
 
     def run(self, steps: int | None = None, inputs=None, record: Iterable[str] | None = None,
-            plastic: bool = True) -> Recording:
+            plastic: bool = True, labels=None) -> Recording:
         """Simulate freely (every connection on; plasticity on unless `plastic=False`).
 
-        `inputs`: intensities for the data input (batch, size) or {input: array}. Records every
-        neuron population's spikes by default; name more states ("pop.v") in `record`.
+        `inputs`: intensities for the data input (batch, size) or {input: array}; `labels`: the
+        class (one per batch row) for the network's label populations, which stay silent without
+        it. Records every neuron population's spikes by default; name more states ("pop.v") in
+        `record`. States carry on from where they are: call `reset()` to start afresh.
         """
         steps = steps if steps is not None else (self.network.simulate_steps or 1000)
         names = tuple(record) if record is not None else tuple(
             f"{p.name}.spike" for p in self.network.populations if p.kind == "neuron")
         plastic_set = frozenset(c.name for c in self.network.connections) if plastic else frozenset()
-        data = self._batched(self._bind(inputs, None))
+        data = self._batched(self._bind(inputs, None if labels is None else np.atleast_1d(labels)))
         missing = [name for name in self._data_inputs() if name not in data]
         if missing:
             raise DataError(f"input `{missing[0]}` needs data in a free run: pass "
                             f"inputs=array of shape (batch, {self.network.population(missing[0]).size}) "
                             "with intensities in [0, 1], or {name: array}")
-        out = self.exe.run_phase(PhaseRun(None, int(steps), None, plastic_set, data, names))
+        out = self.exe.run_phase(PhaseRun(None, int(steps), self._active(None, data), plastic_set, data, names))
         return Recording(self.network.dt, out)
 
     def _batched(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -185,7 +187,19 @@ class Model:
         elif phase.reset:
             self.exe.reset(phase.reset)
         plastic = phase.plastic if learn else frozenset()
-        return self.exe.run_phase(PhaseRun(phase.name, phase.steps, phase.active, plastic, data, record))
+        return self.exe.run_phase(PhaseRun(phase.name, phase.steps, self._active(phase.active, data), plastic,
+                                           data, record))
+
+    def _active(self, active: frozenset[str] | None, data: dict) -> frozenset[str] | None:
+        """An active set (None: everything) without the labels when no labels are given
+        (evaluation must not see the answer: a label population a phase turns on stays silent)."""
+        labels = {p for p in self._labels() if p not in data}
+        if not labels:
+            return active
+        everything = active if active is not None else frozenset(
+            [c.name for c in self.network.connections] + [p.name for p in self.network.populations
+                                                          if p.kind != "neuron"])
+        return everything - labels
 
     def _batches(self, data: Dataset, shuffle: bool, epoch: int, shard: bool = False):
         """(sample indices, how many are real) per batch. `shard`: under data parallelism
