@@ -14,6 +14,8 @@ Options.extra understood here:
   compile      True: run `step` through torch.compile (default False; see docs/backends/torch.md)
   distributed  True: data-parallel over the processes of torch.distributed (torchrun); each
                process holds `batch` rows, plasticity and gradients are all-reduced
+  threads      torch's CPU threads while the executable runs (default 1, None: leave torch's
+               setting); see TorchExecutable.cpu_threads
 Training by surrogate-gradient BPTT instead of the model's own rules: `make_trainer` (bptt.py),
 which `snnlang.compile(..., target="torch", learning="bptt")` calls.
 
@@ -45,7 +47,6 @@ from .gen_module import FORMAT, generate
 from .host import TorchExecutable, resolve_device
 from .plan import BuildError
 
-KNOWN_EXTRAS = {"compile", "distributed"}
 
 
 def _version() -> str:
@@ -88,7 +89,8 @@ def build(model: ModelIR, network: str, options: Options | None = None) -> Torch
     device = resolve_device(options.device)
     exe = TorchExecutable(module, seed=options.seed, batch=options.batch, dtype=options.dtype,
                           device=str(device), reducer=_reducer(options, module.BATCH_MODE, device),
-                          compile=bool(options.extra.get("compile", False)))
+                          compile=bool(options.extra.get("compile", False)),
+                          threads=options.extra.get("threads", 1))
     exe.ir, exe.network_name = model, network
     return exe
 

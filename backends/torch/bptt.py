@@ -195,6 +195,11 @@ class BPTTTrainer:
         of the combined batch."""
         exe = self.exe
         self.optimizer.zero_grad(set_to_none=True)
+        with exe.cpu_threads():
+            return self._step(data, labels, real)
+
+    def _step(self, data: dict, labels, real: int) -> float:
+        exe = self.exe
         try:
             loss = self.loss(data, labels, real)
             if not bool(torch.isfinite(loss)):

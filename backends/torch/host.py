@@ -16,6 +16,7 @@ step); states that keep a bad value, such as weights, always are.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +68,7 @@ class TorchExecutable:
     """A compiled network on one torch device (see the module docstring)."""
 
     def __init__(self, module, seed: int = 0, batch: int = 1, dtype: str = "float64", device: str = "auto",
-                 reducer: Reducer | None = None, compile: bool = False) -> None:
+                 reducer: Reducer | None = None, compile: bool = False, threads: int | None = 1) -> None:
         if dtype not in ("float32", "float64"):
             raise BuildError(f"dtype must be float32 or float64, not {dtype!r}")
         if batch < 1:
@@ -80,6 +81,9 @@ class TorchExecutable:
         self.R = reducer or Reducer(self.batch, m.BATCH_MODE)
         if self.R.batch != self.batch:
             raise BuildError(f"the reducer is for {self.R.batch} rows per process, the executable has {self.batch}")
+        if threads is not None and int(threads) < 1:
+            raise BuildError(f"threads={threads!r}: give a number of CPU threads >= 1 (or None for torch's setting)")
+        self.threads = None if threads is None else int(threads)
         self.step = 0
         self.states = {st[0]: st for st in m.STATES}
         self.owners = set(m.POPULATIONS) | set(m.CONNECTIONS)
@@ -95,17 +99,35 @@ class TorchExecutable:
         self.Q: dict[str, list] = {c: [] for c in m.DELAYED}
         self.G = RunContext(self.dtype, self.device, self.batch, self.seed, self.R)
         self._checked = [st[0] for st in m.STATES if st[-1] is None]
+        self._dirty: set[str] = set()
         self._derive()
         self._step_fn = m.step
+        self._tensor_keys = bool(compile)
         if compile:
+            # keys and t as tensors: torch.compile would otherwise specialise on every step's values
             self._step_fn = torch.compile(m.step, dynamic=False)
         self._begin(None)
         self._at_step()
-        with torch.no_grad():
+        with torch.no_grad(), self.cpu_threads():
             for pop in m.POPULATIONS:
                 getattr(m, f"reset_{pop}")(self.S, self.K, self.X, self.G, self.Q)
             for conn in m.CONNECTIONS:
                 getattr(m, f"init_{conn}")(self.S, self.K, self.X, self.G, self.Q, 0)
+
+    @contextmanager
+    def cpu_threads(self):
+        """torch's intra-op CPU threads while this executable runs (restored afterwards). One by
+        default: a step is many small operations, and OpenMP's waiting threads slow down badly
+        when another process shares the cores; more pay off for large batches on idle cores."""
+        if self.threads is None:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     # ------------------------------------------------------------------ layout
 
@@ -222,6 +244,7 @@ class TorchExecutable:
             target = self.states[st[-1][0]]
             value = value.T if st[-1][1] else value
         self.S[target[0]] = self._quantised(target, torch.as_tensor(np.ascontiguousarray(value), device=self.device))
+        self._dirty.add(target[0])
 
     def _quantised(self, st, value: torch.Tensor) -> torch.Tensor:
         name, owner, kind, side, shape, explicit, fixed, stream, rindex, tie = st
@@ -272,7 +295,7 @@ class TorchExecutable:
         self._begin(None)
         self._at_step()
         m = self.m
-        with torch.no_grad():
+        with torch.no_grad(), self.cpu_threads():
             for pop in m.POPULATIONS:
                 if owners is None or pop in owners:
                     getattr(m, f"reset_{pop}")(self.S, self.K, self.X, self.G, self.Q)
@@ -300,6 +323,8 @@ class TorchExecutable:
         G = self.G
         G.step = self.step
         G.keys = [ops.key(self.seed, s, self.step) for s in self.m.STREAMS]
+        if self._tensor_keys and G.keys:
+            G.keys = list(torch.tensor(G.keys, dtype=torch.int64, device=self.device).unbind())
         if self.m.NEEDS_T:
             G.t = torch.tensor(self.step * self.values[0], dtype=self.dtype, device=self.device)
 
@@ -355,14 +380,29 @@ class TorchExecutable:
                 return name, tuple(int(i) for i in torch.nonzero(bad)[0])
         return None
 
+    def _suspects(self) -> list[str]:
+        """The states a phase can have made non-finite: all but the weights (per-pair states) of
+        connections that were not plastic, unless `set` wrote them."""
+        plastic = self.G.plastic
+        return [n for n in self._checked
+                if n in self._dirty or not (self.states[n][2] == "state" and self.states[n][3] == "syn"
+                                            and self.states[n][1] not in plastic)]
+
     def _check(self, raise_error: bool) -> bool:
-        """True if every state is finite (one device sync); else raise or return False."""
-        flags = [torch.isfinite(self.S[name]).all() for name in self._checked]
-        if not flags or bool(torch.stack(flags).all()):
+        """True if every state is finite; else raise NumericalError or return False. One device
+        sync: the sum of a tensor is finite when all its elements are (a sum that overflows sends
+        it to the element-wise check, which then finds nothing)."""
+        names = self._suspects()
+        self._dirty.clear()
+        if not names:
+            return True
+        if bool(torch.isfinite(torch.stack([self.S[n].sum().to(torch.float64) for n in names])).all()):
+            return True
+        found = self._first_bad()
+        if found is None:
             return True
         if raise_error:
-            name, index = self._first_bad()
-            raise NumericalError(name, self.step, index)
+            raise NumericalError(found[0], self.step, found[1])
         return False
 
     def _steps(self, run, steps: int, record: tuple[str, ...], frames: dict) -> None:
@@ -388,7 +428,7 @@ class TorchExecutable:
             if self._sparse_state(name) is None:
                 self._state(name)
         self._begin(run, self._data(run))
-        with torch.no_grad():
+        with torch.no_grad(), self.cpu_threads():
             self._hooks("start", run)
             start = self._snapshot(run)
             frames = {name: [] for name in record}
@@ -408,17 +448,18 @@ class TorchExecutable:
         """Run a phase with `module` (the generated `bptt` mode) with autograd on: the states
         become functions of the trained weights. No recordings; the trainer checks the loss."""
         self._begin(run, self._data(run))
-        for edge in ("start", "end"):
-            fn = module.HOOKS.get((edge, run.phase)) if run.phase is not None else None
-            if edge == "end":
-                for k in range(int(run.steps)):
-                    self._at_step()
-                    self.G.k = k
-                    module.step(self.S, self.K, self.X, self.G, self.Q)
-                    self.step += 1
-            if fn is not None:
-                self._at_step()
-                getattr(module, fn)(self.S, self.K, self.X, self.G, self.Q)
+        hooks = module.HOOKS if run.phase is not None else {}
+        if ("start", run.phase) in hooks:
+            self._at_step()
+            getattr(module, hooks[("start", run.phase)])(self.S, self.K, self.X, self.G, self.Q)
+        for k in range(int(run.steps)):
+            self._at_step()
+            self.G.k = k
+            module.step(self.S, self.K, self.X, self.G, self.Q)
+            self.step += 1
+        if ("end", run.phase) in hooks:
+            self._at_step()
+            getattr(module, hooks[("end", run.phase)])(self.S, self.K, self.X, self.G, self.Q)
 
     def make_trainer(self, learning: str, extra: dict):
         """A trainer for `snnlang.compile(..., learning=...)` (bptt.py)."""
