@@ -4,9 +4,9 @@ As backends/reference/connections.py: right after the source population stepped 
 connection is active), each delivery of each handler whose phase runs adds
     post.X[b, i] += sum over the pairs (i, j) where the trigger fired and the mask holds of expr
 into the target. The kernels visit only what can contribute:
-  dense,  on pre    the presynaptic neurons that fired (their columns), and sum with NumPy's
-                    pairwise order over those positions (`_pairwise_at`), so the result has the
-                    same bits as the reference's dense sum;
+  dense,  on pre    the presynaptic neurons that fired (their columns), summed in increasing j
+                    (the reference sums all N_pre terms pairwise, so the results agree to a few
+                    ulps, as the torch backend's matmuls do; events are compared exactly);
   dense,  on post   the rows of the post neurons whose event fired;
   sparse, on pre    the fired columns through a column index (CSC), adding in increasing j,
                     which is the order of the reference's `bincount` over the CSR storage;
@@ -80,7 +80,6 @@ class Deliveries:
             if c.layout == "dense" and trigger == "pre":
                 flag = names.flag("pre", h.event)
                 js = names.internal("_js", (c.n_pre,), "int64")
-                vals = names.internal("_vals", (c.n_pre,), "float64")
                 code.line("_n = 0")
                 with code.block(f"for _j in range({names.n_pre}):"):
                     with code.block(f"if {flag}[_b, _j] != 0:"):
@@ -88,22 +87,21 @@ class Deliveries:
                         code.line("_n += 1")
                 with code.block("if _n > 0:"):
                     with code.block(f"for _i in range({names.n_post}):"):
+                        code.line("_a = 0.0")
                         with code.block("for _q in range(_n):"):
                             code.line(f"_j = {js}[_q]")
-                            code.line(f"{vals}[_q] = {masked}", a.origin)
-                        code.line(f"_a = _pairwise_at({js}, {vals}, 0, _n, 0, {names.n_pre}, _tasks, _sums)")
+                            code.line(f"_a += {masked}", a.origin)
                         sink("_a")
             elif c.layout == "dense":
-                vals = names.internal("_vals", (c.n_pre,), "float64")
                 with code.block(f"for _i in range({names.n_post}):"):
                     inner = code
                     if trigger == "post":
                         flag = names.flag("post", h.event)
                         block = code.block(f"if {flag}[_b, _i] != 0:")
                         block.__enter__()
+                    inner.line("_a = 0.0")
                     with inner.block(f"for _j in range({names.n_pre}):"):
-                        inner.line(f"{vals}[_j] = {masked}", a.origin)
-                    inner.line(f"_a = _pairwise({vals}, 0, {names.n_pre}, _tasks, _sums)")
+                        inner.line(f"_a += {masked}", a.origin)
                     sink("_a")
                     if trigger == "post":
                         block.__exit__(None, None, None)
