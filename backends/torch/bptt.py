@@ -147,7 +147,9 @@ class BPTTTrainer:
                     p.copy_(S[name])
                     S[name] = p
 
-    def _detach(self) -> None:
+    def release(self) -> None:
+        """Cut the executable's states loose from the autograd graph of the last forward pass (after
+        a `loss` that the caller differentiated itself; `train_batch` does it)."""
         S = self.exe.S
         for name, t in S.items():
             if name not in self.params:
@@ -222,7 +224,7 @@ class BPTTTrainer:
             value = loss.detach()
             return float(R.all_sum(value)) if R.world > 1 else float(value)
         finally:
-            self._detach()
+            self.release()
 
 
 def make_trainer(exe, learning: str, extra: dict) -> BPTTTrainer:

@@ -383,14 +383,25 @@ class ConnectionCode:
                 return " + ".join(parts) if len(parts) == 1 else " + ".join(f"({p})" for p in parts)
         ctx = self.pair_context(scope, flags, what)
         value = self._print(a.expr, ctx)
+        full = self._full_pairs(scope)
+        if self.mode == "bptt" and a.mask is None and h is not None and h.trigger in ("pre", "post"):
+            # a product with the 0/1 spike instead of a selection, so the gradient reaches the spike
+            post_t, pre_t = self._trigger_float(h)
+            flag = self.view(pre_t, "pre", self.form, scope) if pre_t else self.view(post_t, "post", self.form, scope)
+            value = f"ops.broadcast({value}, {full}, DT, {scope.device()}) * {flag}"
+            return self._to_post(value, scope)
         keep = self._trigger_bool(scope, flags, h) if h is not None else None
         if a.mask is not None:
             mask = self._print_cond(a.mask, ctx)
             keep = mask if keep is None else f"({keep} & {mask})"
-        full = self._full_pairs(scope)
         value = f"ops.broadcast({value}, {full}, DT, {scope.device()})"
         if keep is not None:
             value = f"torch.where({keep}, {value}, 0.0)"
+        return self._to_post(value, scope)
+
+    def _to_post(self, value: str, scope: Scope) -> str:
+        """Per-pair values (batch, *pair shape) summed into their post neurons: (batch, N_post)."""
+        c = self.c
         if c.layout == "dense":
             return f"({value}).sum(-1)"
         if c.layout == "one_to_one":
@@ -503,7 +514,7 @@ class ConnectionCode:
             for v in targets:
                 st = c.states[v]
                 with code.block(f"if {terms[v]} or {free[v]}:"):
-                    code.line(f"_change = ops.outer_change(G.R, {terms[v]}, {free[v]}, {c.n_post}, B)")
+                    code.line(f"_change = ops.outer_change(G.R, {terms[v]}, {free[v]}, {c.n_post}, B, G.row_updates)")
                     with code.block("if _change is not None:"):
                         base = st.tie[0] if st.tie is not None else st
                         extra = ""
@@ -568,7 +579,8 @@ class ConnectionCode:
                     new = x if tr.decay is None else f"({self._print(tr.decay, ctx)}) * {x}"
                     if tr.per_step is not None:
                         new = f"{new} + ({self._print(tr.per_step, ctx)})"
-                    self._write_side(code, scope, st, f"ops.full({new}, {x})", None, tr.origin)
+                    self._write_side(code, scope, st, new if tr.decay is not None else f"ops.full({new}, {x})", None,
+                                     tr.origin)
 
     def _reduced(self, scope: Scope, flags: dict, expr, what: str, code: Code) -> str:
         """Code of reduce_b(expr) over the pairs (one row: that row exactly)."""
@@ -603,7 +615,7 @@ class ConnectionCode:
             new = f"({self._print(tr.decay, self.pair_context(scope, flags, what, part=PAIR))}) * {x}"
         if tr.per_step is not None:
             new = f"{new} + {self._reduced(scope, flags, tr.per_step, what, code)}"
-        self._assign_syn(code, scope, st, f"ops.full({new}, {x})", False, tr.origin)
+        self._assign_syn(code, scope, st, new if tr.decay is not None else f"ops.full({new}, {x})", False, tr.origin)
 
     def emit_trace_events(self, code: Code, scope: Scope, flags: dict) -> None:
         c = self.c

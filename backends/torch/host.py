@@ -49,6 +49,7 @@ class RunContext:
     data: dict = field(default_factory=dict)
     keys: list = field(default_factory=list)
     t: object = None
+    row_updates: bool = True        # plasticity may update only the rows with events (ops.outer_change)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -104,8 +105,10 @@ class TorchExecutable:
         self._step_fn = m.step
         self._tensor_keys = bool(compile)
         if compile:
-            # keys and t as tensors: torch.compile would otherwise specialise on every step's values
+            # keys and t as tensors, and no data-dependent shapes: torch.compile would otherwise
+            # specialise on every step's values
             self._step_fn = torch.compile(m.step, dynamic=False)
+            self.G.row_updates = False
         self._begin(None)
         self._at_step()
         with torch.no_grad(), self.cpu_threads():

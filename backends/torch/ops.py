@@ -151,14 +151,15 @@ def acc(total, change):
     return change if total is None else total + change
 
 
-def outer_change(reducer, terms: list, free: list, n_post: int, batch: int):
+def outer_change(reducer, terms: list, free: list, n_post: int, batch: int, select_rows: bool = True):
     """The change of a dense per-pair state from separable learning statements, reduced over
     the batch (and over processes): sum_b post[b, i] * pre[b, j] * pair[i, j] for every term
     (post, pre, pair; None where absent), plus batch-free changes `free` (already summed over
     the batch). Terms that share `pre` and `pair` are merged first (one matmul for `on post.pos`
     and `on post.neg` together). Returns (rows, change): when every term has a post factor and
     few post neurons have an event, only those rows are computed (`rows` their indices, None
-    for the whole matrix); None when nothing fired."""
+    for the whole matrix); None when nothing fired. `select_rows=False` always computes the whole
+    matrix (no data-dependent shapes, for torch.compile)."""
     groups: list[list] = []
     for post, pre, pair in terms:
         for g in groups:
@@ -170,7 +171,7 @@ def outer_change(reducer, terms: list, free: list, n_post: int, batch: int):
             groups.append([pre, pair, post])
     rows = None
     # row selection needs the host to look at the events (a device sync): CPU, one process only
-    if (reducer.world == 1 and not free and groups and all(g[2] is not None for g in groups)
+    if (select_rows and reducer.world == 1 and not free and groups and all(g[2] is not None for g in groups)
             and groups[0][2].device.type == "cpu"):
         fired = None
         for g in groups:

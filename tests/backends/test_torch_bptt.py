@@ -1,8 +1,9 @@
 """BPTT mode of the torch backend: `snnlang.compile(..., target="torch", learning="bptt")`.
 
 * the gradient through time equals finite differences of the loss, on a tiny two-layer network
-  whose spikes are the smooth sigmoid surrogate in the forward pass too (`relaxed=True`), in
-  float64; the straight-through spike has exactly the surrogate's derivative;
+  (dense and sparse connections) whose spikes are the smooth sigmoid surrogate in the forward
+  pass too (`relaxed=True`), in float64; the straight-through spike has exactly the
+  surrogate's derivative;
 * one epoch on a small digits set (sklearn's 8x8 digits, offline, upscaled to 28x28) lowers the
   loss of models/biograd.snn's `biograd` network (784-500-500-10);
 * user errors get one message.
@@ -52,10 +53,12 @@ network two_layers:
         init w = uniform(-1, 1)
     connect W2: h -> o with W(dense):
         init w = uniform(-0.5, 1.5)
+    connect S: x -> o with W(sparse(p = 0.5)):
+        init w = uniform(-0.5, 0.5)
     readout argmax(o.n)
     schedule:
         phase forward(8):
-            plastic W1, W2
+            plastic W1, W2, S
             reset all
         infer forward
 """
@@ -68,7 +71,7 @@ def _two_layers(**options):
 def test_gradient_through_time_matches_finite_differences():
     model = _two_layers(surrogate="sigmoid", surrogate_width=0.25, relaxed=True)
     trainer = model.trainer
-    assert trainer.names == ["W1.w", "W2.w"]
+    assert trainer.names == ["W1.w", "W2.w", "S.w"]
     rng = np.random.default_rng(0)
     data = {"x": rng.uniform(0.2, 1.0, (4, 6))}
     labels = np.array([0, 1, 2, 1])
@@ -80,7 +83,7 @@ def test_gradient_through_time_matches_finite_differences():
     value = loss()
     value.backward()
     grads = {name: p.grad.clone() for name, p in trainer.params.items()}
-    trainer._detach()
+    trainer.release()
     assert all(bool(g.abs().sum() > 0) for g in grads.values())
     eps = 1e-6
     for name, p in trainer.params.items():
@@ -93,7 +96,7 @@ def test_gradient_through_time_matches_finite_differences():
                 down = loss().item()
                 p[index] += eps
                 fd[index] = (up - down) / (2 * eps)
-                trainer._detach()
+                trainer.release()
         # central differences: truncation eps^2 f''' ~ 1e-12, cancellation 1e-16 / eps ~ 1e-10
         np.testing.assert_allclose(grads[name].numpy(), fd.numpy(), rtol=1e-6, atol=1e-8, err_msg=name)
 
@@ -131,7 +134,7 @@ def test_one_epoch_on_digits_lowers_the_loss_of_biograd():
         with torch.no_grad():
             value = np.mean([model.trainer.loss({"x": held_out.x[k:k + 32]}, held_out.y[k:k + 32]).item()
                              for k in (0, 32)])
-        model.trainer._detach()
+        model.trainer.release()
         return float(value)
 
     before = held_out_loss()
@@ -160,5 +163,5 @@ def test_user_errors_get_one_message():
         snnlang.compile(TWO_LAYERS.replace("readout argmax(o.n)", "readout o.n"), target="torch",
                         learning="bptt", device="cpu")
     with pytest.raises(BuildError, match="no connection is plastic"):
-        snnlang.compile(TWO_LAYERS.replace("plastic W1, W2", "plastic none"), target="torch",
+        snnlang.compile(TWO_LAYERS.replace("plastic W1, W2, S", "plastic none"), target="torch",
                         learning="bptt", device="cpu")
