@@ -235,7 +235,7 @@ def test_sleep_aligns_feedback_with_the_transposed_forward_weights():
         assert series[-1] < 40, series
 
 
-@pytest.mark.parametrize("target", ["numba"])
+@pytest.mark.parametrize("target", ["numba", "torch"])
 def test_short_training_on_offline_mnist_beats_chance(target):
     """300 training samples of the shipped 784-500-500-10 network, 2 epochs, 200 test digits.
     Chance is 10 %; with 200 test samples its standard deviation is 2.1 points, so 30 % is
