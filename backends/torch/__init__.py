@@ -66,7 +66,7 @@ def load_module(model: ModelIR, network: str, mode: str = "exact"):
 
 def _reducer(options: Options, batch_mode: str, device) -> Reducer:
     if not options.extra.get("distributed"):
-        return Reducer(options.batch, batch_mode)
+        return Reducer(options.batch, batch_mode, device=str(device))
     import torch.distributed as dist
     if not dist.is_available():
         raise BuildError("distributed=True needs torch.distributed, which this torch build lacks")
@@ -75,7 +75,7 @@ def _reducer(options: Options, batch_mode: str, device) -> Reducer:
             raise BuildError("distributed=True: start the program with torchrun (it sets WORLD_SIZE, RANK, ...) "
                              "or call torch.distributed.init_process_group first")
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Reducer(options.batch, batch_mode, dist.get_world_size(), dist.get_rank())
+    return Reducer(options.batch, batch_mode, dist.get_world_size(), dist.get_rank(), str(device))
 
 
 def build(model: ModelIR, network: str, options: Options | None = None) -> TorchExecutable:

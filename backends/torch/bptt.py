@@ -179,7 +179,7 @@ class BPTTTrainer:
         real = logits.shape[0] if real is None else int(real)
         logits, labels = logits[:real], labels[:real]
         R = self.exe.R
-        total = R.all_sum(torch.tensor(float(real))).item() if R.world > 1 else float(real)
+        total = R.all_sum(torch.tensor(float(real), device=logits.device)).item() if R.world > 1 else float(real)
         fn = self.settings.loss
         if callable(fn):
             return fn(logits, labels) * (real / total)

@@ -25,6 +25,7 @@ class Reducer:
     mode: str = "sum"            # the schedule's `batch sum|mean`
     world: int = 1               # processes
     rank: int = 0
+    device: str = "cpu"          # where the all-reduced tensors live (nccl needs CUDA tensors)
 
     @property
     def rows(self) -> int:
@@ -41,7 +42,7 @@ class Reducer:
         if self.world == 1:
             return x
         import torch.distributed as dist
-        x = torch.as_tensor(x).clone()
+        x = torch.as_tensor(x, device=self.device).clone()
         dist.all_reduce(x, op=dist.ReduceOp.SUM)
         return x
 
@@ -49,12 +50,3 @@ class Reducer:
         """The batch reduction of a change already summed over this process's rows."""
         total = self.all_sum(per_process_sum)
         return total / self.rows if self.mode == "mean" and self.rows > 1 else total
-
-
-def from_environment(batch: int, mode: str) -> Reducer:
-    """A Reducer for this process: data parallel when torch.distributed is initialised (torchrun
-    sets up the environment; the program calls `init_process_group`), else a single process."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        return Reducer(batch, mode, dist.get_world_size(), dist.get_rank())
-    return Reducer(batch, mode)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sympy
 
+from snnlang.ir import rng
 from snnlang.ir.model import Assign, EventIR, OdeBlock, TraceIR, Update
 
 from .code import Code
@@ -298,16 +299,18 @@ class InputCode:
         pop = self.pop
         spike = pop.states["spike"].local
         data = f"D[{pop.name!r}]"
-        u = f"ops.uniform({scope.key(self._stream())}, {pop_index(pop, scope)}, torch.float64)"
+
+        def u() -> str:
+            return f"ops.uniform({scope.key(self._stream())}, {pop_index(pop, scope)}, torch.float64)"
         code.comment(f"{pop.kind} {pop.name} = {self.encoder}({pop.size})", pop.ir.origin)
         with code.block(f"if {pop.name!r} in A:"):
             if pop.kind == "label":
                 hot = f"({data}[:, None] == {scope.index(f'arange{pop.size}', ('arange', pop.size))})"
                 if "rate" in self.options:
-                    hot = f"{hot} & ({u} < {self._probability(data)})"
+                    hot = f"{hot} & ({u()} < {self._probability(data)})"
                 code.line(f"{spike}_b = {hot}", pop.ir.origin)
             elif self.encoder in ("poisson", "bernoulli"):
-                code.line(f"{spike}_b = {u} < {self._probability(data)}", pop.ir.origin)
+                code.line(f"{spike}_b = {u()} < {self._probability(data)}", pop.ir.origin)
             elif self.encoder == "regular":
                 acc = pop.states["accumulator"].local
                 gain = float(self.options.get("gain", 1.0))
@@ -329,7 +332,6 @@ class InputCode:
         flags["spike"] = f"{spike}_b"
 
     def _stream(self) -> int:
-        from snnlang.ir import rng
         return rng.encoder_stream(self.pop.index)
 
     def emit_reset(self, code: Code, scope: Scope) -> None:

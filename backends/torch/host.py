@@ -79,7 +79,7 @@ class TorchExecutable:
         self.batch = int(batch)
         self.dtype = getattr(torch, dtype)
         self.device = resolve_device(device)
-        self.R = reducer or Reducer(self.batch, m.BATCH_MODE)
+        self.R = reducer or Reducer(self.batch, m.BATCH_MODE, device=str(self.device))
         if self.R.batch != self.batch:
             raise BuildError(f"the reducer is for {self.R.batch} rows per process, the executable has {self.batch}")
         if threads is not None and int(threads) < 1:
@@ -409,7 +409,7 @@ class TorchExecutable:
         return False
 
     def _steps(self, run, steps: int, record: tuple[str, ...], frames: dict) -> None:
-        m, G = self.m, self.G
+        G = self.G
         for k in range(steps):
             self._at_step()
             G.k = k

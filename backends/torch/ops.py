@@ -193,7 +193,7 @@ def outer_change(reducer, terms: list, free: list, n_post: int, batch: int, sele
         elif pre is not None:
             d = pre.sum(0)[None, :]
         else:
-            d = torch.tensor(float(batch))
+            d = torch.tensor(float(batch), device=reducer.device)
         if pair is not None:
             d = d * (pair[rows] if rows is not None else pair)
         change = acc(change, d)

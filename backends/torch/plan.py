@@ -25,7 +25,7 @@ from snnlang.ir import rng
 from snnlang.ir.model import ConnectionIR, ModelIR, NeuronIR, PopulationIR, SynapseIR, Var
 from snnlang.semantics.symbols import BOOL, FLOAT, ValueType
 
-from .code import NameTable, identifier
+from .code import NameTable
 
 ENCODERS = {"poisson", "bernoulli", "regular", "latency", "events", "onehot"}
 ROUNDING = {"nearest": 0, "floor": 1, "stochastic": 2}
@@ -327,4 +327,4 @@ def fixed_args(vtype: ValueType) -> str:
             f"{int(vtype.bits)}, {bool(vtype.signed)}")
 
 
-__all__ = ["Plan", "PopPlan", "ConnPlan", "StatePlan", "ParamPlan", "BuildError", "fixed_args", "identifier"]
+__all__ = ["Plan", "PopPlan", "ConnPlan", "StatePlan", "ParamPlan", "BuildError", "fixed_args"]

@@ -20,7 +20,7 @@ from snnlang.runtime.executable import NumericalError, Options, PhaseRun
 from snnlang.semantics.checker import check_path, check_text
 from snnlang_backends import reference
 from snnlang_backends import torch as tb
-from snnlang_backends.torch import cache, ops
+from snnlang_backends.torch import ops
 from snnlang_backends.torch.host import resolve_device
 from snnlang_backends.torch.plan import BuildError
 

@@ -65,7 +65,7 @@ network two_layers:
 
 
 def _two_layers(**options):
-    return snnlang.compile(TWO_LAYERS, target="torch", learning="bptt", seed=3, batch=4, device="cpu", **options)
+    return snnlang.compile(TWO_LAYERS, target="torch", learning="bptt", seed=3, batch=4, **options)
 
 
 def test_gradient_through_time_matches_finite_differences():
@@ -126,7 +126,7 @@ def _digits(n: int, offset: int = 0) -> Dataset:
 
 def test_one_epoch_on_digits_lowers_the_loss_of_biograd():
     model = snnlang.compile(ROOT / "models" / "biograd.snn", target="torch", network="biograd", batch=32,
-                            seed=1, device="cpu", learning="bptt", lr=2e-3)
+                            seed=1, learning="bptt", lr=2e-3)
     assert {"W1.w", "W2.w", "W3.w", "b1.w"} <= set(model.trainer.names)
     held_out = _digits(64, offset=1500)
 
