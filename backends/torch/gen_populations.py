@@ -36,6 +36,15 @@ REDUCTIONS = {"PopSum", "PopMean", "PopMax", "PopMin"}
 SPIKE_COMPARISONS = {"Gt": (False, False), "Ge": (True, False), "Lt": (False, True), "Le": (True, True)}
 
 
+def zeros(pop: PopPlan, scope: Scope, st: StatePlan | None = None, flag: bool = False) -> str:
+    """A shared (batch, N) tensor of zeros (or False): the generated code never writes into it,
+    so every cleared port and every event outside its phase can be the same tensor."""
+    if st is not None and st.dtype is not None:
+        return f"torch.zeros_like({st.local})"
+    name = f"false{pop.size}" if flag else f"zeros{pop.size}"
+    return scope.index(name, ("false" if flag else "zeros", pop.size))
+
+
 def pop_index(pop: PopPlan, scope: Scope) -> str:
     """The hashed RNG indices b * N + i of a (batch, N) domain (also the rounding indices)."""
     return scope.index(f"n{pop.size}", ("pop", pop.size))
@@ -192,7 +201,7 @@ class NeuronCode:
             with code.block(phase_guard(tr.phases)):
                 self._trace(code, scope, flags, tr)
         for v in n.of_kind("input"):
-            code.line(f"{pop.states[v.name].local} = torch.zeros_like({pop.states[v.name].local})")
+            code.line(f"{pop.states[v.name].local} = {zeros(pop, scope, pop.states[v.name])}")
 
     def _condition(self, code: Code, scope: Scope, flags: dict, ev: EventIR) -> None:
         st = self.pop.states[ev.name]
@@ -215,8 +224,8 @@ class NeuronCode:
                 code.line(f"{st.local} = {flag}.to(DT)" if self._full(ev.cond) else f"{st.local} = ops.full({flag}, {st.local})")
         if guard is not None:
             with code.block("else:"):
-                code.line(f"{st.local} = torch.zeros_like({st.local})")
-                code.line(f"{flag} = torch.zeros_like({st.local}, dtype=torch.bool)")
+                code.line(f"{st.local} = {zeros(self.pop, scope, st)}")
+                code.line(f"{flag} = {zeros(self.pop, scope, flag=True)}")
         flags[ev.name] = flag
 
     def _trace(self, code: Code, scope: Scope, flags: dict, tr: TraceIR) -> None:
@@ -322,13 +331,13 @@ class InputCode:
                 code.line(f"{spike}_b = ({data} > 0) & ({when} == k)", pop.ir.origin)
             elif self.encoder == "events":
                 code.line(f"{spike}_b = ({data}[:, k] > 0) if k < {data}.shape[1] else "
-                          f"torch.zeros_like({spike}, dtype=torch.bool)", pop.ir.origin)
+                          f"{zeros(pop, scope, flag=True)}", pop.ir.origin)
             else:  # pragma: no cover - Plan rejects unknown encoders
                 raise BuildError(f"{pop.kind} {pop.name}: unknown encoder `{self.encoder}`")
             code.line(f"{spike} = {spike}_b.to(DT)")
         with code.block("else:"):
-            code.line(f"{spike} = torch.zeros_like({spike})")
-            code.line(f"{spike}_b = torch.zeros_like({spike}, dtype=torch.bool)")
+            code.line(f"{spike} = {zeros(pop, scope)}")
+            code.line(f"{spike}_b = {zeros(pop, scope, flag=True)}")
         flags["spike"] = f"{spike}_b"
 
     def _stream(self) -> int:

@@ -180,6 +180,8 @@ class TorchExecutable:
             return ops.index_hash(rows)
         if kind == "arange":
             return torch.arange(spec[1], dtype=torch.int64, device=dev)
+        if kind in ("zeros", "false"):
+            return torch.zeros((self.batch, spec[1]), dtype=self.dtype if kind == "zeros" else torch.bool, device=dev)
         conn = spec[1]
         dense, n_post, n_pre = self._pairs(conn)
         dense_t = torch.as_tensor(dense, device=dev)
