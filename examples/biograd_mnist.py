@@ -4,7 +4,7 @@
     python examples/biograd_mnist.py --data mnist:~/data --epochs 20 --samples 60000
     python examples/biograd_mnist.py --network biograd_loihi     # 8-bit weights, 784-100-10
 
-Prints the test accuracy after every epoch and saves two plots into --out: the learning
+Prints the test accuracy after every epoch and saves a figure into --out: the learning
 curve, and the angle between each feedback matrix B and the transpose of the forward
 matrix it should mirror (sleep phases pull it down; without sleep, --no-sleep, feedback
 alignment turns W towards B instead). Everything BioGrad does is in the model file; this
@@ -14,13 +14,12 @@ script only feeds data, sets parameters and records metrics.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
-
-import numpy as np
 
 import snnlang
 from snnlang.data import load
+from snnlang.runtime.fit import fit
+from snnlang.runtime.plots import learning_curves
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "biograd.snn"
 
@@ -53,48 +52,16 @@ def main() -> None:
     print(f"BioGrad `{net}` on {model.target}: {len(train)} training / {len(test)} test samples of {args.data}, "
           f"lr {model.get_param(net, 'lr'):g}, sleep {'off' if args.no_sleep else 'on'}")
 
-    history = [{"samples": 0, "accuracy": model.evaluate(test, progress=False)["accuracy"], **model.metrics()}]
-    print(f"before training: test accuracy {100 * history[0]['accuracy']:.2f} %")
-    rng = np.random.default_rng(args.seed)
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        order = rng.permutation(len(train))
-        for first in range(0, len(train), args.log_every):
-            chunk = train.select(order[first:first + args.log_every])
-            model.train(chunk, epochs=1, shuffle=False, progress=not args.quiet)
-            history.append({"samples": model.samples_seen, **model.metrics()})
-        seconds = time.perf_counter() - start
-        history[-1]["accuracy"] = model.evaluate(test, progress=False)["accuracy"]
-        angles = "  ".join(f"{k} {v:.1f} deg" for k, v in model.metrics().items() if k.startswith("angle"))
-        print(f"epoch {epoch + 1}/{args.epochs}: test accuracy {100 * history[-1]['accuracy']:.2f} %  "
-              f"({len(train) / seconds:.0f} samples/s)  {angles}")
+    def report(entry: dict) -> None:
+        angles = "  ".join(f"{k} {v:.1f} deg" for k, v in entry.items() if k.startswith("angle"))
+        print(f"epoch {entry['epoch']}/{args.epochs}: test accuracy {100 * entry['accuracy']:.2f} %  "
+              f"({entry['samples_per_s']:.0f} samples/s)  {angles}", flush=True)
+    history = fit(model, train, test, epochs=args.epochs, log_every=args.log_every, progress=not args.quiet,
+                  seed=args.seed, on_epoch=report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot(history, out, f"BioGrad {net} on {args.data}")
-    print(f"plots written to {out / 'biograd_learning_curve.png'} and {out / 'biograd_angles.png'}")
-
-
-def plot(history: list[dict], out: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    scored = [h for h in history if "accuracy" in h]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot([h["samples"] for h in scored], [100 * h["accuracy"] for h in scored], marker="o")
-    ax.set(xlabel="training samples seen", ylabel="test accuracy (%)", title=title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "biograd_learning_curve.png", dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for name in sorted(k for k in history[0] if k.startswith("angle")):
-        ax.plot([h["samples"] for h in history], [h[name] for h in history], label=name)
-    ax.set(xlabel="training samples seen", ylabel="angle(B, W^T) (degrees)", title=title)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "biograd_angles.png", dpi=120)
-    plt.close(fig)
+    learning_curves(history, out / "biograd_training.png", title=f"BioGrad {net} on {args.data}")
+    print(f"plot of the learning curve and the angles written to {out / 'biograd_training.png'}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
 from pathlib import Path
 
 from snnlang.diagnostics import render, render_all
@@ -179,24 +178,21 @@ def cmd_train(args: argparse.Namespace) -> int:
                             limit=(args.samples or None, args.test_samples or None), progress=not args.quiet)
     print(f"network {model.network.name} on {model.target} ({args.learning} learning), data {args.data}: "
           f"{len(train)} training / {len(test)} test samples, batch {args.batch}")
-    history = []
-    for epoch in range(args.epochs):
-        start = time.perf_counter()
-        entry = model.train(train, epochs=1, progress=not args.quiet)[0]
-        seconds = time.perf_counter() - start
-        entry["epoch"] = epoch + 1
-        entry["seconds"] = seconds
-        entry["accuracy"] = model.evaluate(test, progress=False)["accuracy"]
-        history.append(entry)
+    from snnlang.runtime.fit import fit
+
+    def report(entry: dict) -> None:
         metrics = "".join(f"  {k} {v:.4g}" for k, v in entry.items()
-                          if k not in ("epoch", "samples", "seconds", "accuracy"))
-        print(f"epoch {epoch + 1}/{args.epochs}: test accuracy {100 * entry['accuracy']:.2f} %  "
-              f"({len(train) / seconds:.1f} samples/s){metrics}")
+                          if k not in ("epoch", "samples", "seconds", "samples_per_s", "accuracy"))
+        print(f"epoch {entry['epoch']}/{args.epochs}: test accuracy {100 * entry['accuracy']:.2f} %  "
+              f"({entry['samples_per_s']:.1f} samples/s){metrics}", flush=True)
+    history = fit(model, train, test, epochs=args.epochs, progress=not args.quiet, seed=args.seed,
+                  on_epoch=report)
     if args.save:
         model.save(args.save)
         print(f"checkpoint written to {args.save}")
     if args.plot:
-        learning_curves(history, args.plot, title=f"{model.network.name} on {args.data}")
+        learning_curves([h for h in history if "accuracy" in h], args.plot,
+                        title=f"{model.network.name} on {args.data}")
         print(f"learning curve written to {args.plot}")
     return EXIT_OK
 

@@ -36,20 +36,22 @@ def learning_curves(history: list[dict], path: str | Path, title: str = "trainin
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    skip = {"epoch", "samples", "seconds", "accuracy", "loss"}
+    skip = {"epoch", "samples", "seconds", "samples_per_s", "accuracy", "loss"}
     metrics = sorted({k for h in history for k, v in h.items() if k not in skip and isinstance(v, (int, float))})
-    x = [h.get("samples", h["epoch"]) for h in history]
+    x = [h["samples"] if "samples" in h else h["epoch"] for h in history]
     panels = 1 + bool(metrics) + any("loss" in h for h in history)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
     ax = axes[0, 0]
-    if any("accuracy" in h for h in history):
-        ax.plot(x, [100 * h.get("accuracy", float("nan")) for h in history], marker="o")
+    scored = [(xi, h["accuracy"]) for xi, h in zip(x, history) if "accuracy" in h]
+    if scored:
+        ax.plot([a for a, _ in scored], [100 * b for _, b in scored], marker="o")
     ax.set_xlabel("training samples seen")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     k = 1
     if any("loss" in h for h in history):
-        axes[0, k].plot(x, [h.get("loss", float("nan")) for h in history], marker="o", color="C3")
+        lossy = [(xi, h["loss"]) for xi, h in zip(x, history) if "loss" in h]
+        axes[0, k].plot([a for a, _ in lossy], [b for _, b in lossy], marker="o", color="C3")
         axes[0, k].set_xlabel("training samples seen")
         axes[0, k].set_ylabel("training loss")
         axes[0, k].grid(alpha=0.3)

@@ -17,12 +17,24 @@ QUICK = {
     "stdp_raster.py": (["--seconds", "1", "--out", "{tmp}/stdp.png"], "figure written to"),
     "compare_backends.py": (["--steps", "300"], "spike trains identical"),
     "biograd_mnist.py": (["--epochs", "1", "--samples", "60", "--test-samples", "40", "--log-every", "30",
-                          "-q", "--out", "{tmp}"], "plots written to"),
+                          "-q", "--out", "{tmp}"], "written to"),
+    "bioleaf_mnist.py": (["--epochs", "1", "--samples", "40", "--test-samples", "20", "-q", "--out", "{tmp}"],
+                         "learning curve written to"),
+    "ssnn_bp_mnist.py": (["--T", "4", "8", "--epochs", "1", "--samples", "40", "--test-samples", "20", "-q",
+                          "--out", "{tmp}"], "accuracy against T written to"),
+}
+
+
+# scripts run elsewhere, under the conditions they need (the test named must run the script)
+ELSEWHERE = {
+    "train_distributed.py": ROOT / "tests" / "backends" / "test_torch_distributed.py",   # under torchrun
 }
 
 
 def test_every_example_has_a_quick_case():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(QUICK)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*QUICK, *ELSEWHERE])
+    for script, test in ELSEWHERE.items():
+        assert script in test.read_text(), f"{test} must run examples/{script}"
 
 
 @pytest.mark.parametrize("script", sorted(QUICK))
