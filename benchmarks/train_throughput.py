@@ -6,6 +6,7 @@ of samples, for each target and batch size, and prints the median samples/s over
 and the torch/numba ratio per batch size.
 
     python benchmarks/train_throughput.py                          # numba and torch (CPU), batch 1 and 64
+    python benchmarks/train_throughput.py --dtype float32               # both backends in float32
     python benchmarks/train_throughput.py --device cuda --targets torch --batches 1 64 256
 
 Each measurement compiles the model once, trains one batch to warm up (numba's JIT, torch's
@@ -58,9 +59,9 @@ def machine() -> str:
 
 
 def measure(target: str, batch: int, samples: int, repeat: int, data: Dataset, device: str,
-            threads: int) -> list[float]:
-    extra = {"device": device, "threads": threads} if target == "torch" else {}
-    model = snnlang.compile(MODEL, target=target, network="biograd", batch=batch, seed=0, **extra)
+            threads: int, dtype: str, compile_step: bool) -> list[float]:
+    extra = {"device": device, "threads": threads, "compile": compile_step} if target == "torch" else {}
+    model = snnlang.compile(MODEL, target=target, network="biograd", batch=batch, seed=0, dtype=dtype, **extra)
     model.train(Dataset(data.x[:batch], data.y[:batch]), progress=False, shuffle=False)   # warm up
     n = -(-samples // batch) * batch
     subset = Dataset(data.x[:n], data.y[:n])
@@ -85,6 +86,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="torch's device: cpu, cuda, auto")
     ap.add_argument("--threads", type=int, default=1, help="torch's CPU threads")
     ap.add_argument("--data", choices=["mnist-offline", "random"], default="mnist-offline")
+    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="both backends' dtype")
+    ap.add_argument("--compile", action="store_true", help="torch: run the step through torch.compile")
     args = ap.parse_args()
 
     import numba
@@ -94,12 +97,14 @@ def main() -> None:
           f"40 steps per sample, data {args.data}")
     print(f"machine: {machine()}")
     print(f"numba {numba.__version__}, torch {torch.__version__} (device {args.device}, {args.threads} CPU "
-          f"thread(s)); {args.samples} samples x {args.repeat} repetitions, median")
+          f"thread(s){', torch.compile' if args.compile else ''}); {args.dtype}; {args.samples} samples x "
+          f"{args.repeat} repetitions, median")
     print(f"{'target':<10}{'batch':>6}{'samples/s':>12}{'min..max':>20}{'torch/numba':>14}")
     medians: dict[tuple[str, int], float] = {}
     for batch in args.batches:
         for target in args.targets:
-            rates = measure(target, batch, args.samples, args.repeat, data, args.device, args.threads)
+            rates = measure(target, batch, args.samples, args.repeat, data, args.device, args.threads, args.dtype,
+                            args.compile)
             med = statistics.median(rates)
             medians[(target, batch)] = med
             ratio = ""
