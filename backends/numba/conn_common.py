@@ -2,10 +2,13 @@
 loops over pairs of each connectivity, and the arrays they need.
 
 Index names in every connection kernel: `_b` batch row, `_i` post neuron, `_j` pre neuron,
-`_k` position of the pair in a sparse connection's CSR storage. A per-pair array is indexed
-`[_i, _j]` (dense), `[_i]` (one_to_one) or `[_k]` (sparse); a tied variable is the original's
-array, transposed (`[_j, _i]`) when the tie says so. The RNG index of a pair is
-b * N_post * N_pre + i * N_pre + j in every connectivity (backends/reference/layouts.py).
+`_k` position of the pair in a sparse connection's CSR storage. A dense per-pair array is stored
+presynaptic-major, (N_pre, N_post), and indexed `[_j, _i]`: a presynaptic spike delivers
+through, and an `on pre` rule changes, one contiguous row (the Executable's layout stays
+(N_post, N_pre); the host transposes at the boundary). one_to_one arrays are indexed `[_i]`,
+sparse ones `[_k]`; a tied variable is the original's array, transposed (`[_i, _j]`) when the
+tie says so. The RNG index of a pair is b * N_post * N_pre + i * N_pre + j in every
+connectivity (backends/reference/layouts.py), whatever the storage.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from .plan import BuildError, ConnPlan, Plan, StatePlan
 from .printer import Context
 from .scope import Scope
 
-INDICES = {"_b", "_i", "_j", "_k", "_q", "_B", "_n", "_a", "_s"}
+INDICES = {"_b", "_i", "_j", "_k", "_q", "_p", "_B", "_n", "_m", "_a", "_s"}
 
 
 class ConnNames:
@@ -52,10 +55,10 @@ class ConnNames:
     def pair_index(self, state: StatePlan) -> str:
         if state.tie is not None:
             base, transposed = state.tie
-            if self.c.layout == "dense":
-                return "_j, _i" if transposed else "_i, _j"
+            if self.c.layout == "dense":   # the original is stored (its N_pre, its N_post)
+                return "_i, _j" if transposed else "_j, _i"
             return "_i"
-        return {"dense": "_i, _j", "one_to_one": "_i", "sparse": "_k"}[self.c.layout]
+        return {"dense": "_j, _i", "one_to_one": "_i", "sparse": "_k"}[self.c.layout]
 
     def own(self, var: str) -> str:
         return self.array(f"a_{var}", self.c.states[var].arg)
@@ -188,11 +191,12 @@ class ConnNames:
     # ------------------------------------------------------------ loops
 
     def pair_loop(self, code: Code, body, rows_outer: bool = True) -> None:
-        """Every pair of the connection in storage order; `body(code)` sees `_i`, `_j` (and `_k`)."""
+        """Every pair of the connection in storage order; `body(code)` sees `_i`, `_j` (and `_k`).
+        The body must not depend on the order (each pair is computed on its own)."""
         c = self.c
         if c.layout == "dense":
-            with code.block(f"for _i in range({self.n_post}):"):
-                with code.block(f"for _j in range({self.n_pre}):"):
+            with code.block(f"for _j in range({self.n_pre}):"):
+                with code.block(f"for _i in range({self.n_post}):"):
                     body(code)
         elif c.layout == "one_to_one":
             with code.block(f"for _i in range({self.n_post}):"):

@@ -109,8 +109,7 @@ class Learning:
                 write(code, scope, st, new, new, names.rounding_index(v))
                 code.line(f"{names.at_pair(v)} = {new}")
                 if check:
-                    with code.block(f"if not numpy.isfinite({new}):"):
-                        code.line("bad = True")
+                    code.line(f"bad |= not numpy.isfinite({new})")
 
     def _running(self, scope: Scope, handlers: list[HandlerIR]) -> list[tuple[HandlerIR, str | None]]:
         return [(h, scope.phase_flag(h.phases)) for h in handlers]
@@ -122,75 +121,79 @@ class Learning:
             return
         running = self._running(scope, handlers)
         code.comment("learning (rank-1 updates: only the rows and columns of neurons whose events fired)")
+        # the neurons whose trigger fired in some batch row, listed once each; the marks are all
+        # False between calls (cleared through the lists), so a step costs O(N) scans plus its pairs
         pre_any = names.internal("_pre_any", (c.n_pre,), "bool")
         post_any = names.internal("_post_any", (c.n_post,), "bool")
-        code.line(f"{pre_any}[:] = False")
-        code.line(f"{post_any}[:] = False")
+        pre_list = names.internal("_pre_list", (c.n_pre,), "int64")
+        post_list = names.internal("_post_list", (c.n_post,), "int64")
+        code.line("_n = 0")
+        code.line("_m = 0")
         for h, flag in running:
-            if h.trigger == "step":
-                if flag is None:
-                    code.line(f"{pre_any}[:] = True", h.origin)
-                else:
-                    with code.block(f"if {flag}:"):
-                        code.line(f"{pre_any}[:] = True", h.origin)
-                continue
-            events = names.flag(h.trigger, h.event)
-            marks = pre_any if h.trigger == "pre" else post_any
-            n = names.n_pre if h.trigger == "pre" else names.n_post
             block = code.block(f"if {flag}:") if flag else None
             if block:
                 block.__enter__()
-            with code.block("for _b in range(_B):", h.origin):
-                with code.block(f"for _q in range({n}):"):
-                    with code.block(f"if {events}[_b, _q] != 0:"):
-                        code.line(f"{marks}[_q] = True")
+            if h.trigger == "step":
+                with code.block(f"for _q in range({names.n_pre}):", h.origin):
+                    with code.block(f"if not {pre_any}[_q]:"):
+                        code.line(f"{pre_any}[_q] = True")
+                        code.line(f"{pre_list}[_n] = _q")
+                        code.line("_n += 1")
+            else:
+                events = names.flag(h.trigger, h.event)
+                marks, listed, count = (pre_any, pre_list, "_n") if h.trigger == "pre" else (post_any, post_list, "_m")
+                n = names.n_pre if h.trigger == "pre" else names.n_post
+                with code.block("for _b in range(_B):", h.origin):
+                    with code.block(f"for _q in range({n}):"):
+                        with code.block(f"if {events}[_b, _q] != 0 and not {marks}[_q]:"):
+                            code.line(f"{marks}[_q] = True")
+                            code.line(f"{listed}[{count}] = _q")
+                            code.line(f"{count} += 1")
             if block:
                 block.__exit__(None, None, None)
         pair = lambda cd: self._pair(cd, scope, names, running)  # noqa: E731
+        code.comment("the pairs of presynaptic neurons that fired (all of them for an `every step` rule), "
+                     "then the other pairs of postsynaptic ones")
         if c.layout == "one_to_one":
-            with code.block(f"for _i in range({names.n_post}):"):
+            with code.block("for _q in range(_n):"):
+                code.line(f"_i = {pre_list}[_q]")
                 code.line("_j = _i")
-                with code.block(f"if {pre_any}[_i] or {post_any}[_i]:"):
+                pair(code)
+            with code.block("for _q in range(_m):"):
+                code.line(f"_i = {post_list}[_q]")
+                code.line("_j = _i")
+                with code.block(f"if not {pre_any}[_i]:"):
                     pair(code)
-            return
-        size = (c.n_post * c.n_pre,) if c.layout == "dense" else (f"nnz:{c.name}",)
-        todo_i = names.internal("_todo_i", size, "int64")
-        todo_j = names.internal("_todo_j", size, "int64")
-        other = "_j" if c.layout == "dense" else "_k"
-        code.comment("the pairs to update: columns of presynaptic events (all for an `every step` rule), "
-                     "then rows of postsynaptic events")
-        code.line("_n = 0")
-        if c.layout == "dense":
-            with code.block(f"for _j in range({names.n_pre}):"):
-                with code.block(f"if {pre_any}[_j]:"):
-                    with code.block(f"for _i in range({names.n_post}):"):
-                        code.line(f"{todo_i}[_n], {todo_j}[_n] = _i, _j")
-                        code.line("_n += 1")
-            with code.block(f"for _i in range({names.n_post}):"):
-                with code.block(f"if {post_any}[_i]:"):
-                    with code.block(f"for _j in range({names.n_pre}):"):
-                        with code.block(f"if not {pre_any}[_j]:"):
-                            code.line(f"{todo_i}[_n], {todo_j}[_n] = _i, _j")
-                            code.line("_n += 1")
+        elif c.layout == "dense":      # storage (N_pre, N_post): row _j holds the pairs of pre neuron _j
+            with code.block("for _q in range(_n):"):
+                code.line(f"_j = {pre_list}[_q]")
+                with code.block(f"for _i in range({names.n_post}):"):
+                    pair(code)
+            with code.block("if _m > 0:"):
+                with code.block(f"for _j in range({names.n_pre}):"):
+                    with code.block(f"if not {pre_any}[_j]:"):
+                        with code.block("for _q in range(_m):"):
+                            code.line(f"_i = {post_list}[_q]")
+                            pair(code)
         else:
             ptr, rows, pos = names.csc_arrays()
             indptr, indices = names.sparse_arrays()
-            with code.block(f"for _j in range({names.n_pre}):"):
-                with code.block(f"if {pre_any}[_j]:"):
-                    with code.block(f"for _q in range({ptr}[_j], {ptr}[_j + 1]):"):
-                        code.line(f"{todo_i}[_n], {todo_j}[_n] = {rows}[_q], {pos}[_q]")
-                        code.line("_n += 1")
-            with code.block(f"for _i in range({names.n_post}):"):
-                with code.block(f"if {post_any}[_i]:"):
-                    with code.block(f"for _k in range({indptr}[_i], {indptr}[_i + 1]):"):
-                        with code.block(f"if not {pre_any}[{indices}[_k]]:"):
-                            code.line(f"{todo_i}[_n], {todo_j}[_n] = _i, _k")
-                            code.line("_n += 1")
+            with code.block("for _q in range(_n):"):
+                code.line(f"_j = {pre_list}[_q]")
+                with code.block(f"for _p in range({ptr}[_j], {ptr}[_j + 1]):"):
+                    code.line(f"_i = {rows}[_p]")
+                    code.line(f"_k = {pos}[_p]")
+                    pair(code)
+            with code.block("for _q in range(_m):"):
+                code.line(f"_i = {post_list}[_q]")
+                with code.block(f"for _k in range({indptr}[_i], {indptr}[_i + 1]):"):
+                    code.line(f"_j = {indices}[_k]")
+                    with code.block(f"if not {pre_any}[_j]:"):
+                        pair(code)
         with code.block("for _q in range(_n):"):
-            code.line(f"_i, {other} = {todo_i}[_q], {todo_j}[_q]")
-            if c.layout == "sparse":
-                code.line(f"_j = {names.sparse_arrays()[1]}[_k]")
-            pair(code)
+            code.line(f"{pre_any}[{pre_list}[_q]] = False")
+        with code.block("for _q in range(_m):"):
+            code.line(f"{post_any}[{post_list}[_q]] = False")
 
     # ------------------------------------------------------------ traces
 
@@ -235,8 +238,7 @@ class Learning:
                 new = f"{new} + ({scope.expr(tr.per_step, ctx)})"
             write(code, scope, st, "_a", new, ri, tr.origin)
             code.line(f"{x} = _a")
-        with code.block("if not numpy.isfinite(_a):"):
-            code.line("bad = True")
+        code.line("bad |= not numpy.isfinite(_a)")
 
     def _syn_trace(self, code: Code, scope: Scope, names: ConnNames, tr: TraceIR) -> None:
         """A per-pair trace: shared by the batch; its per-step argument is reduced over the rows."""
@@ -270,8 +272,7 @@ class Learning:
                 new = f"{new} + (_v if _B == 1 else {reduce})"
             write(code, scope, st, "_n_", new, ri, tr.origin)
             code.line(f"{x} = _n_")
-        with code.block(f"if not numpy.isfinite({x}):"):
-            code.line("bad = True")
+        code.line(f"bad |= not numpy.isfinite({x})")
 
     def emit_trace_events(self, code: Code, scope: Scope, names: ConnNames) -> None:
         for tr in self.c.syn.traces:
@@ -291,12 +292,16 @@ class Learning:
                 x = names.at_side(tr.name)
 
                 def body(cd, on=on, events=events, index=index, ctx=ctx, x=x):
+                    value = combine(on.op, x, scope.expr(on.expr, ctx))
+                    if st.fixed is None:    # a select, not a branch: the loop stays vectorisable
+                        cd.line(f"_a = ({value}) if {events}[_b, {index}] != 0 else {x}", tr.origin)
+                        cd.line(f"{x} = _a")
+                        cd.line("bad |= not numpy.isfinite(_a)")
+                        return
                     with cd.block(f"if {events}[_b, {index}] != 0:"):
-                        value = combine(on.op, x, scope.expr(on.expr, ctx))
                         write(cd, scope, st, "_a", value, names.rounding_index(tr.name), tr.origin)
                         cd.line(f"{x} = _a")
-                        with cd.block("if not numpy.isfinite(_a):"):
-                            cd.line("bad = True")
+                        cd.line("bad |= not numpy.isfinite(_a)")
                 self._side_loop(code, names, side, body)
             if block:
                 block.__exit__(None, None, None)

@@ -257,10 +257,10 @@ class NeuronKernels:
                 self._emit_op(code, scope, op, local, population)
             for n in written:
                 code.line(f"{self.param_of[n]}[_b, _i] = {local[n]}")
-            if check and written:
-                test = " and ".join(f"numpy.isfinite({local[n]})" for n in written)
-                with code.block(f"if not ({test}):"):
-                    code.line("bad = True")
+            checked = [n for n in written if self.states[n].var.kind != "event"]   # events are 0.0 / 1.0
+            if check and checked:
+                # `|` of every test, no branch: the loop stays vectorisable
+                code.line("bad |= " + " | ".join(f"(not numpy.isfinite({local[n]}))" for n in checked))
 
     def _prepass(self, code: Code, scope: Scope, op: _Op, local: dict):
         """Population functions of `op`: their values for row `_b`, computed before its loop.

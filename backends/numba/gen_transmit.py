@@ -4,12 +4,15 @@ As backends/reference/connections.py: right after the source population stepped 
 connection is active), each delivery of each handler whose phase runs adds
     post.X[b, i] += sum over the pairs (i, j) where the trigger fired and the mask holds of expr
 into the target. The kernels visit only what can contribute:
-  dense,  on pre    the presynaptic neurons that fired (their columns), summed in increasing j
-                    (the reference sums all N_pre terms pairwise, so the results agree to a few
-                    ulps, as the torch backend's matmuls do; events are compared exactly);
-  dense,  on post   the rows of the post neurons whose event fired;
+  dense,  on pre    the presynaptic neurons that fired: each adds its row of the (N_pre, N_post)
+                    storage (contiguous, vectorised) into per-target sums, in increasing j (the
+                    reference sums all N_pre terms pairwise, so the results agree to a few ulps,
+                    as the torch backend's matmuls do; events are compared exactly);
+  dense,  every step  every row, the same way;
+  dense,  on post   the post neurons whose event fired, each summing its column;
   sparse, on pre    the fired columns through a column index (CSC), adding in increasing j,
-                    which is the order of the reference's `bincount` over the CSR storage;
+                    which is the order of the reference's `bincount` over the CSR storage, into
+                    the targets reached only;
   one_to_one        pair i alone.
 A delay longer than the natural one (0 steps when the target steps later in the order, else 1)
 goes through a ring buffer per statement that is added into the target at the start of step
@@ -71,40 +74,39 @@ class Deliveries:
                 code.line(f"{ring}[_slot, _b, _i] = {'' if sign == '+' else '-'}{amount}")
             else:
                 code.line(f"{target}[_b, _i] = {target}[_b, _i] {sign} {amount}", a.origin)
-                with code.block(f"if not numpy.isfinite({target}[_b, _i]):"):
-                    code.line("bad = True")
+                code.line(f"bad |= not numpy.isfinite({target}[_b, _i])")
 
         masked = value if mask is None else f"({value}) if {mask} else 0.0"
         code.comment(f"{a.target} {a.op} {describe(a.expr)}", a.origin)
         with code.block("for _b in range(_B):"):
-            if c.layout == "dense" and trigger == "pre":
-                flag = names.flag("pre", h.event)
-                js = names.internal("_js", (c.n_pre,), "int64")
+            if c.layout == "dense" and trigger != "post":
+                # row by row of the (N_pre, N_post) storage: the presynaptic neurons that fired (all
+                # of them for `every step`), each adding its contiguous row into the sums
+                acc = names.internal("_acc", (c.n_post,), "float64")
                 code.line("_n = 0")
                 with code.block(f"for _j in range({names.n_pre}):"):
-                    with code.block(f"if {flag}[_b, _j] != 0:"):
-                        code.line(f"{js}[_n] = _j")
-                        code.line("_n += 1")
+                    if trigger == "pre":
+                        block = code.block(f"if {names.flag('pre', h.event)}[_b, _j] != 0:")
+                        block.__enter__()
+                    with code.block("if _n == 0:"):
+                        with code.block(f"for _i in range({names.n_post}):"):
+                            code.line(f"{acc}[_i] = 0.0")
+                    code.line("_n += 1")
+                    with code.block(f"for _i in range({names.n_post}):"):
+                        code.line(f"{acc}[_i] += {masked}", a.origin)
+                    if trigger == "pre":
+                        block.__exit__(None, None, None)
                 with code.block("if _n > 0:"):
                     with code.block(f"for _i in range({names.n_post}):"):
-                        code.line("_a = 0.0")
-                        with code.block("for _q in range(_n):"):
-                            code.line(f"_j = {js}[_q]")
-                            code.line(f"_a += {masked}", a.origin)
-                        sink("_a")
+                        sink(f"{acc}[_i]")
             elif c.layout == "dense":
                 with code.block(f"for _i in range({names.n_post}):"):
-                    inner = code
-                    if trigger == "post":
-                        flag = names.flag("post", h.event)
-                        block = code.block(f"if {flag}[_b, _i] != 0:")
-                        block.__enter__()
-                    inner.line("_a = 0.0")
-                    with inner.block(f"for _j in range({names.n_pre}):"):
-                        inner.line(f"_a += {masked}", a.origin)
-                    sink("_a")
-                    if trigger == "post":
-                        block.__exit__(None, None, None)
+                    flag = names.flag("post", h.event)
+                    with code.block(f"if {flag}[_b, _i] != 0:"):
+                        code.line("_a = 0.0")
+                        with code.block(f"for _j in range({names.n_pre}):"):
+                            code.line(f"_a += {masked}", a.origin)
+                        sink("_a")
             elif c.layout == "one_to_one":
                 with code.block(f"for _i in range({names.n_post}):"):
                     code.line("_j = _i")
@@ -119,26 +121,35 @@ class Deliveries:
                     else:
                         sink(f"({value})")
             elif trigger == "pre":   # sparse, through the column index
+                # per-target sums of the targets the spikes reach (listed as first reached): a step
+                # costs the scan of the sources plus its synaptic events, not O(N_post)
                 ptr, row, pos = names.csc_arrays()
                 acc = names.internal("_acc", (c.n_post,), "float64")
+                reached = names.internal("_reached", (c.n_post,), "bool")
+                targets = names.internal("_targets", (c.n_post,), "int64")
                 flag = names.flag("pre", h.event)
-                with code.block(f"for _i in range({names.n_post}):"):
-                    code.line(f"{acc}[_i] = 0.0")
                 code.line("_n = 0")
                 with code.block(f"for _j in range({names.n_pre}):"):
                     with code.block(f"if {flag}[_b, _j] != 0:"):
-                        code.line("_n += 1")
                         with code.block(f"for _q in range({ptr}[_j], {ptr}[_j + 1]):"):
                             code.line(f"_i = {row}[_q]")
                             code.line(f"_k = {pos}[_q]")
-                            if mask is None:
+                            block = code.block(f"if {mask}:") if mask is not None else None
+                            if block:
+                                block.__enter__()
+                            with code.block(f"if {reached}[_i]:"):
                                 code.line(f"{acc}[_i] += {value}", a.origin)
-                            else:
-                                with code.block(f"if {mask}:"):
-                                    code.line(f"{acc}[_i] += {value}", a.origin)
-                with code.block("if _n > 0:"):
-                    with code.block(f"for _i in range({names.n_post}):"):
-                        sink(f"{acc}[_i]")
+                            with code.block("else:"):
+                                code.line(f"{reached}[_i] = True")
+                                code.line(f"{targets}[_n] = _i")
+                                code.line("_n += 1")
+                                code.line(f"{acc}[_i] = {value}", a.origin)
+                            if block:
+                                block.__exit__(None, None, None)
+                with code.block("for _q in range(_n):"):
+                    code.line(f"_i = {targets}[_q]")
+                    code.line(f"{reached}[_i] = False")
+                    sink(f"{acc}[_i]")
             else:                    # sparse, row by row
                 indptr, indices = names.sparse_arrays()
                 with code.block(f"for _i in range({names.n_post}):"):
@@ -227,8 +238,7 @@ class Deliveries:
                 with body.block(f"for _i in range({names.n_post}):"):
                     body.line(f"{target}[_b, _i] = {target}[_b, _i] + {ring}[_slot, _b, _i]")
                     body.line(f"{ring}[_slot, _b, _i] = 0.0")
-                    with body.block(f"if not numpy.isfinite({target}[_b, _i]):"):
-                        body.line("bad = True")
+                    body.line(f"bad |= not numpy.isfinite({target}[_b, _i])")
         return self._function(f"pending_{c.syn.name}", ["step"], scope, names, body,
                               f"Synapse {c.syn.name}: the delayed deliveries of a connection due at this step.",
                               "pending")

@@ -116,12 +116,12 @@ class Simulation:
         return self.states[name]
 
     def _view(self, name: str) -> np.ndarray:
+        """The state in the Executable's layout: a view of the stored array (a tied variable shares
+        its original's array), transposed where the module stores it the other way round
+        (dense pairs are stored (N_pre, N_post))."""
         st = self._state(name)
-        tie = st[7]
-        if tie is None:
-            return self.arrays[st[6]]
-        original = self.arrays[self.states[tie[0]][6]]
-        return original.T if tie[1] else original
+        stored = self.arrays[st[6]]
+        return stored.T if st[11] else stored
 
     def _sparse_state(self, name: str):
         owner, _, what = name.rpartition(".")
@@ -154,7 +154,8 @@ class Simulation:
         self._dirty = True
 
     def _write(self, st, value: np.ndarray) -> None:
-        array = self.arrays[st[6]]
+        """Store `value` (in the Executable's layout of the owned state `st`), quantised if fixed point."""
+        array = self._view(st[0])
         fixed = st[8]
         if fixed is None:
             array[...] = value
@@ -167,7 +168,7 @@ class Simulation:
         array[...] = dst.reshape(array.shape)
 
     def _rounding_index(self, st) -> np.ndarray:
-        array = self.arrays[st[6]]
+        array = self._view(st[0])
         kind = st[10]
         if kind == "one_to_one":
             i = np.arange(array.shape[0], dtype=np.int64)
@@ -228,7 +229,7 @@ class Simulation:
         for st in self.m.STATES:
             if st[7] is not None:
                 continue
-            array = self.arrays[st[6]]
+            array = self._view(st[0])          # indices in the Executable's layout
             bad = ~np.isfinite(array)
             if bad.any():
                 index = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -330,11 +331,11 @@ class Simulation:
         out = {}
         for name in record:
             src = sources[name]
-            array = self.arrays[self.states[src][6]]
+            array = self.arrays[self.states[src][6]]        # as stored
             n = array.size
             frames = rec[offsets[src]:offsets[src] + steps * n].reshape((steps,) + array.shape).astype(array.dtype)
-            if self.states[name][7] is not None and self.states[name][7][1]:
-                frames = np.swapaxes(frames, -1, -2)
+            if self.states[name][11]:
+                frames = np.ascontiguousarray(np.swapaxes(frames, -1, -2))
             out[name] = frames
         return out
 

@@ -55,6 +55,26 @@ class StatePlan:
     def checked(self) -> bool:
         return self.tie is None
 
+    @property
+    def presynaptic_major(self) -> bool:
+        """Stored (N_pre, N_post): a dense per-pair state, so that the pairs of one presynaptic neuron
+        (what a spike delivers through, what an `on pre` rule changes) are contiguous. The
+        Executable's layout stays (N_post, N_pre): the host transposes at the boundary."""
+        return self.tie is None and self.side == "syn" and len(self.shape) == 2
+
+    @property
+    def storage_shape(self) -> tuple:
+        return tuple(reversed(self.shape)) if self.presynaptic_major else self.shape
+
+    @property
+    def flipped(self) -> bool:
+        """The contract's (logical) array is the transpose of the stored one (a tie through a
+        transposition of a presynaptic-major original is not)."""
+        if self.tie is not None:
+            base, transposed = self.tie
+            return len(self.shape) == 2 and base.presynaptic_major != transposed
+        return self.presynaptic_major
+
 
 @dataclass
 class ParamPlan:
