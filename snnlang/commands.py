@@ -105,6 +105,8 @@ def _compile(args: argparse.Namespace, **extra):
     if getattr(args, "device", None):
         options["device"] = args.device
     options.update(extra)
+    if args.target is None:
+        args.target = "torch" if extra.get("learning") == "bptt" else "numba"
     model = compile_model(args.file, target=args.target, **options)
     for assignment in getattr(args, "set", None) or ():
         _apply_setting(model, assignment)
@@ -219,7 +221,8 @@ def add_commands(sub) -> None:
 
     def common(p) -> None:
         p.add_argument("file", metavar="FILE")
-        p.add_argument("--target", default="numba", help="backend: numba (default), reference, torch, lava")
+        p.add_argument("--target", default=None,
+                       help="backend: numba (default; torch with --learning bptt), reference, torch, lava")
         p.add_argument("--network", default=None, help="which network, if the file has several")
         p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
         p.add_argument("--device", default=None, help="torch: auto (default), cpu, cuda")

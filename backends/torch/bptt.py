@@ -50,8 +50,8 @@ class BPTTSettings:
     loss: str | Callable = "cross_entropy"
     optimizer: str | type = "adam"
     lr: float = 1e-3
-    surrogate: str = "fast_sigmoid"
-    surrogate_width: float = 0.5
+    surrogate: str | None = None    # None: each neuron's declared surrogate, else fast_sigmoid
+    surrogate_width: float | None = None
     relaxed: bool = False           # smooth forward pass (gradient checks), see ops.Surrogate
 
     @classmethod
@@ -62,11 +62,11 @@ class BPTTSettings:
             raise BuildError(f"loss={s.loss!r}: use one of {', '.join(LOSSES)} or a function (logits, labels) -> loss")
         if isinstance(s.optimizer, str) and s.optimizer.lower() not in OPTIMIZERS:
             raise BuildError(f"optimizer={s.optimizer!r}: use one of {', '.join(OPTIMIZERS)} or a torch.optim class")
-        if s.surrogate not in ops.Surrogate.KINDS:
+        if s.surrogate is not None and s.surrogate not in ops.Surrogate.KINDS:
             raise BuildError(f"surrogate={s.surrogate!r}: use one of {', '.join(ops.Surrogate.KINDS)}")
         if not (float(s.lr) > 0 and math.isfinite(float(s.lr))):
             raise BuildError(f"lr={s.lr!r}: the learning rate must be a positive number")
-        if not float(s.surrogate_width) > 0:
+        if s.surrogate_width is not None and not float(s.surrogate_width) > 0:
             raise BuildError(f"surrogate_width={s.surrogate_width!r} must be positive")
         return s
 
@@ -114,7 +114,10 @@ class BPTTTrainer:
         if not self.names:
             raise BuildError(f"network `{self.net.name}`: no connection is plastic in any phase, so BPTT has no "
                              "weights to train")
-        self.surrogate = ops.Surrogate(settings.surrogate, float(settings.surrogate_width), bool(settings.relaxed))
+        explicit = settings.surrogate is not None or settings.surrogate_width is not None
+        self.surrogate = ops.Surrogate(settings.surrogate or "fast_sigmoid",
+                                       0.5 if settings.surrogate_width is None else float(settings.surrogate_width),
+                                       bool(settings.relaxed), explicit)
         self.params = {name: torch.nn.Parameter(exe.S[name].detach().clone()) for name in self.names}
         self.optimizer = self._optimizer()
 

@@ -217,7 +217,12 @@ class NeuronCode:
                 code.line(f"{a} = {self._value(scope, flags, lhs, what)}", ev.origin)
                 code.line(f"{b} = {self._value(scope, flags, rhs, what)}")
                 code.line(f"{flag} = {a} {'>=' if inclusive else '>'} {b}")
-                spike = f"ops.spike({a} - {b}, G.surrogate{', True' if inclusive else ''})"
+                surrogate = "G.surrogate"
+                declared = self.pop.neuron.surrogate if ev.name == "spike" else None
+                if declared is not None:     # the neuron's `surrogate KIND(width = W)`
+                    width = self._value(scope, flags, declared[1], "the surrogate's width")
+                    surrogate = f"G.surrogate.or_declared({declared[0]!r}, {width})"
+                spike = f"ops.spike({a} - {b}, {surrogate}{', True' if inclusive else ''})"
                 code.line(f"{st.local} = {spike}" if self._full(ev.cond) else f"{st.local} = ops.full({spike}, {st.local})")
             else:
                 code.line(f"{flag} = {self._cond(scope, flags, ev.cond, what)}", ev.origin)

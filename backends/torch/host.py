@@ -273,11 +273,23 @@ class TorchExecutable:
 
     def _derive(self) -> None:
         self.values = self.m.derive_params(self.explicit)
-        constants = self.m.derive_constants(self.values)
+        self.K = self._constants(self.m)
+        self._other_K = {}      # constants of other modules of this network (the bptt mode), lazily
+
+    def _constants(self, module) -> tuple:
+        constants = module.derive_constants(self.values)
         if constants:
-            self.K = tuple(torch.tensor(constants, dtype=self.dtype, device=self.device).unbind())
-        else:
-            self.K = ()
+            return tuple(torch.tensor(constants, dtype=self.dtype, device=self.device).unbind())
+        return ()
+
+    def constants_for(self, module) -> tuple:
+        """The constants tuple K of `module`: each generated module (exact, bptt) numbers the
+        constants its code reads itself, so a second module of the network needs its own K."""
+        if module is self.m:
+            return self.K
+        if id(module) not in self._other_K:
+            self._other_K[id(module)] = self._constants(module)
+        return self._other_K[id(module)]
 
     def get_param(self, owner: str, name: str) -> float:
         return float(self.values[self._slot(owner, name)])
@@ -453,18 +465,19 @@ class TorchExecutable:
         """Run a phase with `module` (the generated `bptt` mode) with autograd on: the states
         become functions of the trained weights. No recordings; the trainer checks the loss."""
         self._begin(run, self._data(run))
+        K = self.constants_for(module)
         hooks = module.HOOKS if run.phase is not None else {}
         if ("start", run.phase) in hooks:
             self._at_step()
-            getattr(module, hooks[("start", run.phase)])(self.S, self.K, self.X, self.G, self.Q)
+            getattr(module, hooks[("start", run.phase)])(self.S, K, self.X, self.G, self.Q)
         for k in range(int(run.steps)):
             self._at_step()
             self.G.k = k
-            module.step(self.S, self.K, self.X, self.G, self.Q)
+            module.step(self.S, K, self.X, self.G, self.Q)
             self.step += 1
         if ("end", run.phase) in hooks:
             self._at_step()
-            getattr(module, hooks[("end", run.phase)])(self.S, self.K, self.X, self.G, self.Q)
+            getattr(module, hooks[("end", run.phase)])(self.S, K, self.X, self.G, self.Q)
 
     def make_trainer(self, learning: str, extra: dict):
         """A trainer for `snnlang.compile(..., learning=...)` (bptt.py)."""

@@ -357,8 +357,16 @@ class Surrogate:
     kind: str = "fast_sigmoid"
     width: float = 0.5
     relaxed: bool = False
+    explicit: bool = False          # chosen by the trainer's options: overrides a model's declaration
 
     KINDS = ("fast_sigmoid", "sigmoid", "rectangular")
+
+    def or_declared(self, kind: str, width) -> "Surrogate":
+        """This surrogate when the trainer was told one explicitly, else the neuron's declared
+        `surrogate KIND(width = W)` (W evaluated with the current parameters)."""
+        if self.explicit:
+            return self
+        return Surrogate(kind, width, self.relaxed)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         w = self.width

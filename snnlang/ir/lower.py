@@ -152,7 +152,9 @@ class _NeuronLowering:
         traces = self._traces(members)
         hooks = tuple(HookIR(m.edge, m.phase, tuple(lower_statements(m.body, self.expr, self._target)),
                              m.span) for m, _ in members if isinstance(m, A.PhaseHook))
-        return NeuronIR(self.node.name, tuple(self.vars), program, events, traces, hooks, self.node.doc)
+        surrogate = next(((m.call.func, self.expr(m.call.kwarg("width") or m.call.args[0]))
+                          for m, _ in members if isinstance(m, A.SurrogateDecl)), None)
+        return NeuronIR(self.node.name, tuple(self.vars), program, events, traces, hooks, self.node.doc, surrogate)
 
     def _program(self, members, active, refractory) -> tuple:
         program: list = []

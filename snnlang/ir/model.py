@@ -133,6 +133,9 @@ class NeuronIR:
     traces: tuple[TraceIR, ...]
     hooks: tuple[HookIR, ...]
     doc: str | None = None
+    # `surrogate KIND(width = W)`: the derivative gradient training gives the spike, as a
+    # function of a - b for `spike when a > b` (None: the trainer's default)
+    surrogate: tuple[str, sympy.Expr] | None = None
 
     def var(self, name: str) -> Var:
         return next(v for v in self.vars if v.name == name)

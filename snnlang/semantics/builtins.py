@@ -125,6 +125,8 @@ CONNECTIVITIES: dict[str, frozenset[str]] = {
 }
 
 SOLVERS = ("exact", "exponential_euler", "rk4", "euler")
+# the derivative of a smooth step of the given width, as backends/torch/ops.Surrogate defines it
+SURROGATES = ("fast_sigmoid", "sigmoid", "rectangular")
 
 FIXED_OPTIONS: dict[str, frozenset[str] | None] = {
     "scale": None,  # a positive constant expression

@@ -283,10 +283,50 @@ class NeuronChecker(_DefinitionChecker):
         defined_by: dict[str, str] = {}
         for member, comp, phases in _walk_members(self.node.members):
             self._check_member(member, comp, defined_by)
+        surrogates = []
         for member, comp, phases in _walk_members(self.node.members):
             if isinstance(member, A.RefractoryDecl):
                 self._check_holds(member, defined_by)
+            elif isinstance(member, A.SurrogateDecl):
+                surrogates.append((member, comp))
+        for k, (member, comp) in enumerate(surrogates):
+            if k:
+                self.diags.append(error("E201", "a neuron declares one surrogate", member.span))
+            else:
+                self._check_surrogate(member, comp)
         return CheckedDefinition(self.node, self.scope, self.phase_refs)
+
+    def _check_surrogate(self, m: A.SurrogateDecl, comp: str | None) -> None:
+        """`surrogate KIND(width = W)`: a known kind, and a width of the dimension of the
+        compared values of `spike when a > b` (the surrogate is a function of a - b)."""
+        call = m.call
+        if call.func not in B.SURROGATES:
+            self.diags.append(error("E205", f"unknown surrogate `{call.func}`", call.func_span,
+                                    did_you_mean(call.func, B.SURROGATES) or "one of " + ", ".join(B.SURROGATES)))
+            return
+        spike = next((e for e, _c, _p in _walk_members(self.node.members)
+                      if isinstance(e, A.EventDecl) and e.is_spike), None)
+        if spike is None or not isinstance(spike.cond, A.Compare) or spike.cond.op not in (">", ">=", "<", "<="):
+            self.diags.append(error("E213", "a surrogate needs a spike condition that compares two values, "
+                                    "e.g. `spike when v > theta`", m.span))
+            return
+        width = call.kwarg("width")
+        extra = [a for a in call.args] + [k for k in call.kwargs if k.name != "width"]
+        if width is None and call.args:
+            width, extra = call.args[0], extra[1:]
+        for e in extra:
+            self.diags.append(error("E206", f"`{call.func}` takes one argument, its width", e.span,
+                                    f"e.g. `surrogate {call.func}(width = 0.5)`"))
+        if width is None:
+            self.diags.append(error("E206", f"`{call.func}` needs its width", call.span,
+                                    f"e.g. `surrogate {call.func}(width = 0.5)`"))
+            return
+        chk = self.checker_for(comp)
+        want = chk.infer(spike.cond.left)
+        got = chk.infer(width)
+        if not (want.unknown or got.unknown) and want.dim != got.dim:
+            self.diags.append(error("E300", f"the surrogate's width is {describe(got.dim)} but the spike "
+                                    f"condition compares {describe(want.dim)}", width.span))
 
     def _check_holds(self, m: A.RefractoryDecl, defined_by: dict[str, str]) -> None:
         for name, span in zip(m.holds, m.hold_spans):
@@ -616,7 +656,7 @@ class SynapseChecker(_DefinitionChecker):
             elif isinstance(m, (A.ParamDecl, A.StateDecl)):
                 pass
             elif isinstance(m, (A.OdeDecl, A.UpdateDecl, A.EventDecl, A.InputDecl, A.RefractoryDecl,
-                                A.Compartment)):
+                                A.SurrogateDecl, A.Compartment)):
                 self.diags.append(error("E213", "a synapse has no dynamics of its own of this kind",
                                         m.span, "synapses have params, states, traces and handlers; "
                                         "move dynamics into a neuron"))

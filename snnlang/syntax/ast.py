@@ -248,6 +248,15 @@ class RefractoryDecl:
 
 
 @dataclass(frozen=True)
+class SurrogateDecl:
+    """`surrogate KIND(width = W)`: the derivative that gradient training (BPTT) gives the
+    neuron's spike `spike when a > b`, as a function of a - b."""
+
+    call: Call
+    span: Span
+
+
+@dataclass(frozen=True)
 class TraceOn:
     """`on event op value` inside a trace: what an event does to the trace."""
 

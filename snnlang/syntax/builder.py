@@ -172,6 +172,10 @@ class AstBuilder(Transformer):
         return A.EventDecl(str(name), cond, body, False, self._tspan(name), self._span(meta))
 
     @v_args(meta=True)
+    def surrogate(self, meta, children):
+        return A.SurrogateDecl(children[0], self._span(meta))
+
+    @v_args(meta=True)
     def refractory(self, meta, children):
         period, *names = children
         names = [n for n in names if n is not None]

@@ -116,6 +116,31 @@ def test_the_spike_is_a_step_with_the_surrogate_derivative():
     assert float(y.detach()) == 1.0
 
 
+def test_a_declared_surrogate_is_used_unless_the_trainer_is_told_one():
+    """`surrogate rectangular(width = w)` in the neuron: the gradient through its spike is
+    1[|v - theta| < w] / (2 w) of the step's v, so with a tiny w no spike passes gradient and
+    W1 gets none; an explicit `surrogate=` option overrides the declaration."""
+    declared = TWO_LAYERS.replace("    spike when v > theta\n",
+                                  "    spike when v > theta\n    surrogate rectangular(width = w_s)\n")
+    declared = declared.replace("    param theta = 0.5\n", "    param theta = 0.5\n    param w_s = 1e-9\n")
+    rng = np.random.default_rng(0)
+    data, labels = {"x": rng.uniform(0.2, 1.0, (4, 6))}, np.array([0, 1, 2, 1])
+
+    def w1_gradient(**options) -> float:
+        model = snnlang.compile(declared, target="torch", learning="bptt", seed=3, batch=4, **options)
+        model.trainer.loss(data, labels).backward()
+        grad = float(model.trainer.params["W1.w"].grad.abs().sum())
+        model.trainer.release()
+        return grad
+
+    assert w1_gradient() == 0.0                              # the declared window is closed
+    assert w1_gradient(surrogate="fast_sigmoid") > 0.0       # the option wins
+    source = __import__("snnlang_backends.torch", fromlist=["source"]).source
+    from snnlang.ir.lower import lower
+    from snnlang.semantics.checker import check_text
+    assert "or_declared('rectangular'" in source(lower(check_text(declared)), "two_layers", mode="bptt")
+
+
 def _digits(n: int, offset: int = 0) -> Dataset:
     from sklearn.datasets import load_digits
     digits = load_digits()
@@ -125,8 +150,9 @@ def _digits(n: int, offset: int = 0) -> Dataset:
 
 
 def test_one_epoch_on_digits_lowers_the_loss_of_biograd():
+    # fast_sigmoid, not the rectangular window biograd.snn declares: gradient also far from threshold
     model = snnlang.compile(ROOT / "models" / "biograd.snn", target="torch", network="biograd", batch=32,
-                            seed=1, learning="bptt", lr=2e-3)
+                            seed=1, learning="bptt", lr=2e-3, surrogate="fast_sigmoid")
     assert {"W1.w", "W2.w", "W3.w", "b1.w"} <= set(model.trainer.names)
     held_out = _digits(64, offset=1500)
 
