@@ -54,13 +54,18 @@ def ei_network(n: int, plastic: bool = True) -> str:
 
 
 def ei_network_file(n: int, plastic: bool = True) -> Path:
-    """`ei_network(n, plastic)` written to a new temporary folder under the model's file name.
-    Compiling from there gives the generated code the line references of a real file, and at
-    the shipped size the very module of models/ei_stdp_net.snn (already in the compile cache
-    when the test suite has run)."""
+    """`ei_network(n, plastic)` as a file under the model's name, in a folder of the system's
+    temporary directory that is the same for every run of a variant: snnlang's compile caches
+    key a model by its path and text, so a second process finds the lowered IR and the
+    machine code, as it would for a user's file. (At the shipped size the generated module is
+    also models/ei_stdp_net.snn's own, in the cache once the test suite has run.)"""
     import tempfile
-    path = Path(tempfile.mkdtemp(prefix="ei-net-")) / EI_MODEL.name
-    path.write_text(ei_network(n, plastic), encoding="utf-8")
+    folder = Path(tempfile.gettempdir()) / "snnlang-peer-benchmarks" / f"N{int(n)}{'' if plastic else '-static'}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EI_MODEL.name
+    text = ei_network(n, plastic)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
     return path
 
 

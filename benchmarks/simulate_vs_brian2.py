@@ -64,7 +64,6 @@ def run_snnlang(n: int, duration: float, seed: int) -> dict:
     t3 = time.perf_counter()
     rates = model.metrics()
     synapses = sum(len(model.get(f"{c}.indices")) for c in ("EE", "EI", "IE", "II"))
-    shutil.rmtree(source.parent, ignore_errors=True)
     return {"import_s": t1 - t0, "total_s": t3 - t1, "run_s": t3 - t2, "rate_E": rates["rate_E"],
             "rate_I": rates["rate_I"], "synapses": synapses, "steps": steps}
 

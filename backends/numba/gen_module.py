@@ -371,7 +371,7 @@ class ModuleGenerator:
         kernels = "\n\n".join(self.table.sources) + run
         wrappers = self._wrappers()
         extra = (("_fixed_array",) if any(s.fixed for s in plan.states) else ()) \
-            + (("_connect",) if any(c.layout == "sparse" for c in plan.conns) else ())
+            + (("_connect", "_columns") if any(c.layout == "sparse" for c in plan.conns) else ())
         parts = [header.text(), "# " + "-" * 98 + "\n# helpers\n\n\n" + helper_source(kernels, extra),
                  "# tables for the host\n" + tables, derive,
                  sep + "# kernels\n\n\n" + "\n\n".join(self.table.sources), sep + "# the step loop\n\n\n" + run,

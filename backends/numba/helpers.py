@@ -11,8 +11,8 @@
   numba 0.68), so these walk the recursion with an explicit stack (scratch arrays from the caller);
 * `_fixed`: fixed-point quantisation (rounding, then saturation or wrap-around);
 * population reductions with NumPy's NaN behaviour.
-The helpers are compiled as part of the kernels that call them (register_jitable), except the two
-the host calls (`_fixed_array`, `_connect`), which are njit functions of their own.
+The helpers are compiled as part of the kernels that call them (register_jitable), except those
+the host calls (`_fixed_array`, `_connect`, `_columns`), which are njit functions of their own.
 """
 
 from __future__ import annotations
@@ -300,16 +300,25 @@ def _fixed_array(dst, src, rindex, seed, stream, step, scale, rounding, saturate
 _helper("_connect", ("_key", "_uniform"), '''
 @njit(cache=True, error_model="numpy")
 def _connect(seed, stream, n_post, n_pre, p):
-    """A sparse connection's pairs: mask[i, j] = u < p at step {INIT_STEP}, index i * n_pre + j; CSR."""
+    """A sparse connection's pairs: mask[i, j] = u < p at step {INIT_STEP}, index i * n_pre + j; CSR.
+    One pass into room for the mean number of pairs plus ten standard deviations; in the
+    (practically impossible) case that more are drawn, a second pass counts first."""
     key = _key(seed, stream, {INIT_STEP})
     indptr = numpy.zeros(n_post + 1, numpy.int64)
+    mean = float(n_post) * float(n_pre) * p
+    room = min(n_post * n_pre, int(mean + 10.0 * math.sqrt(mean) + 1024.0))
+    indices = numpy.empty(room, numpy.int64)
+    k = 0
     for i in range(n_post):
-        n = 0
         for j in range(n_pre):
             if _uniform(key, i * n_pre + j) < p:
-                n += 1
-        indptr[i + 1] = indptr[i] + n
-    indices = numpy.empty(indptr[n_post], numpy.int64)
+                if k < room:
+                    indices[k] = j
+                k += 1
+        indptr[i + 1] = k
+    if k <= room:
+        return indptr, indices[:k].copy()
+    indices = numpy.empty(k, numpy.int64)
     k = 0
     for i in range(n_post):
         for j in range(n_pre):
@@ -319,7 +328,26 @@ def _connect(seed, stream, n_post, n_pre, p):
     return indptr, indices
 ''')
 
-ALWAYS = ()   # the host uses `_fixed_array` when a state is fixed point, `_connect` when one is sparse
+_helper("_columns", (), '''
+@njit(cache=True)
+def _columns(indptr, indices, n_pre, ptr, rows, pos):
+    """The column index (CSC) of a CSR connection, by counting sort: pre neuron j's pairs are
+    rows/pos[ptr[j]:ptr[j + 1]] (post neuron, CSR position), in increasing post order."""
+    ptr[:] = 0
+    for k in range(indices.shape[0]):
+        ptr[indices[k] + 1] += 1
+    for j in range(n_pre):
+        ptr[j + 1] += ptr[j]
+    fill = ptr[:n_pre].copy()
+    for i in range(indptr.shape[0] - 1):
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            rows[fill[j]] = i
+            pos[fill[j]] = k
+            fill[j] += 1
+''')
+
+ALWAYS = ()   # the host uses `_fixed_array` when a state is fixed point, `_connect` / `_columns` when one is sparse
 
 
 def helper_source(code: str, extra: tuple[str, ...] = ()) -> str:

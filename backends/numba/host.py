@@ -98,12 +98,8 @@ class Simulation:
             ptr = f"_{conn}_csc_ptr"
             if ptr not in self.arrays:
                 continue
-            n_pre = self.m.SPARSE[conn][4]
-            rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-            order = np.argsort(indices, kind="stable")
-            self.arrays[ptr][...] = np.concatenate([[0], np.cumsum(np.bincount(indices, minlength=n_pre))])
-            self.arrays[f"_{conn}_csc_row"][...] = rows[order]
-            self.arrays[f"_{conn}_csc_pos"][...] = order
+            self.m._columns(indptr, indices, self.m.SPARSE[conn][4], self.arrays[ptr],
+                            self.arrays[f"_{conn}_csc_row"], self.arrays[f"_{conn}_csc_pos"])
 
     # ------------------------------------------------------------------ arrays
 
