@@ -20,7 +20,7 @@ from .plan import BuildError, ConnPlan, Plan, StatePlan
 from .printer import Context
 from .scope import Scope
 
-INDICES = {"_b", "_i", "_j", "_k", "_q", "_p", "_B", "_n", "_m", "_a", "_s"}
+INDICES = {"_b", "_i", "_j", "_k", "_q", "_p", "_B", "_n", "_m", "_f", "_x", "_a", "_s"}
 
 
 class ConnNames:

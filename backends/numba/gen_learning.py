@@ -142,12 +142,15 @@ class Learning:
             else:
                 events = names.flag(h.trigger, h.event)
                 marks, listed, count = (pre_any, pre_list, "_n") if h.trigger == "pre" else (post_any, post_list, "_m")
-                n = names.n_pre if h.trigger == "pre" else names.n_post
+                n = c.n_pre if h.trigger == "pre" else c.n_post
+                fired = names.internal(f"_{h.trigger}_fired", (n,), "int64")
                 with code.block("for _b in range(_B):", h.origin):
-                    with code.block(f"for _q in range({n}):"):
-                        with code.block(f"if {events}[_b, _q] != 0 and not {marks}[_q]:"):
-                            code.line(f"{marks}[_q] = True")
-                            code.line(f"{listed}[{count}] = _q")
+                    code.line(f"_f = _fired({events}[_b], {fired})")
+                    with code.block("for _q in range(_f):"):
+                        code.line(f"_x = {fired}[_q]")
+                        with code.block(f"if not {marks}[_x]:"):
+                            code.line(f"{marks}[_x] = True")
+                            code.line(f"{listed}[{count}] = _x")
                             code.line(f"{count} += 1")
             if block:
                 block.__exit__(None, None, None)

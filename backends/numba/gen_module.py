@@ -29,7 +29,7 @@ from .helpers import ROUNDING, helper_source
 from .plan import BuildError, Plan
 from .printer import Context, PrintError, print_host
 
-FORMAT = 4   # bump when the generated module's interface with host.py (or its code) changes
+FORMAT = 5   # bump when the generated module's interface with host.py (or its code) changes
 
 
 class ModuleGenerator:

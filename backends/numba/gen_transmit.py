@@ -79,26 +79,31 @@ class Deliveries:
         masked = value if mask is None else f"({value}) if {mask} else 0.0"
         code.comment(f"{a.target} {a.op} {describe(a.expr)}", a.origin)
         with code.block("for _b in range(_B):"):
-            if c.layout == "dense" and trigger != "post":
-                # row by row of the (N_pre, N_post) storage: the presynaptic neurons that fired (all
-                # of them for `every step`), each adding its contiguous row into the sums
+            if c.layout == "dense" and trigger == "pre":
+                # the presynaptic neurons that fired, each adding its contiguous row of the
+                # (N_pre, N_post) storage into the sums
                 acc = names.internal("_acc", (c.n_post,), "float64")
-                code.line("_n = 0")
-                with code.block(f"for _j in range({names.n_pre}):"):
-                    if trigger == "pre":
-                        block = code.block(f"if {names.flag('pre', h.event)}[_b, _j] != 0:")
-                        block.__enter__()
-                    with code.block("if _n == 0:"):
-                        with code.block(f"for _i in range({names.n_post}):"):
-                            code.line(f"{acc}[_i] = 0.0")
-                    code.line("_n += 1")
+                js = names.internal("_js", (c.n_pre,), "int64")
+                code.line(f"_m = _fired({names.flag('pre', h.event)}[_b], {js})")
+                with code.block("if _m > 0:"):
                     with code.block(f"for _i in range({names.n_post}):"):
-                        code.line(f"{acc}[_i] += {masked}", a.origin)
-                    if trigger == "pre":
-                        block.__exit__(None, None, None)
-                with code.block("if _n > 0:"):
+                        code.line(f"{acc}[_i] = 0.0")
+                    with code.block("for _q in range(_m):"):
+                        code.line(f"_j = {js}[_q]")
+                        with code.block(f"for _i in range({names.n_post}):"):
+                            code.line(f"{acc}[_i] += {masked}", a.origin)
                     with code.block(f"for _i in range({names.n_post}):"):
                         sink(f"{acc}[_i]")
+            elif c.layout == "dense" and trigger is None:
+                # every row of the (N_pre, N_post) storage into the sums, in increasing j
+                acc = names.internal("_acc", (c.n_post,), "float64")
+                with code.block(f"for _i in range({names.n_post}):"):
+                    code.line(f"{acc}[_i] = 0.0")
+                with code.block(f"for _j in range({names.n_pre}):"):
+                    with code.block(f"for _i in range({names.n_post}):"):
+                        code.line(f"{acc}[_i] += {masked}", a.origin)
+                with code.block(f"for _i in range({names.n_post}):"):
+                    sink(f"{acc}[_i]")
             elif c.layout == "dense":
                 with code.block(f"for _i in range({names.n_post}):"):
                     flag = names.flag("post", h.event)
@@ -127,25 +132,26 @@ class Deliveries:
                 acc = names.internal("_acc", (c.n_post,), "float64")
                 reached = names.internal("_reached", (c.n_post,), "bool")
                 targets = names.internal("_targets", (c.n_post,), "int64")
-                flag = names.flag("pre", h.event)
+                js = names.internal("_js", (c.n_pre,), "int64")
+                code.line(f"_m = _fired({names.flag('pre', h.event)}[_b], {js})")
                 code.line("_n = 0")
-                with code.block(f"for _j in range({names.n_pre}):"):
-                    with code.block(f"if {flag}[_b, _j] != 0:"):
-                        with code.block(f"for _q in range({ptr}[_j], {ptr}[_j + 1]):"):
-                            code.line(f"_i = {row}[_q]")
-                            code.line(f"_k = {pos}[_q]")
-                            block = code.block(f"if {mask}:") if mask is not None else None
-                            if block:
-                                block.__enter__()
-                            with code.block(f"if {reached}[_i]:"):
-                                code.line(f"{acc}[_i] += {value}", a.origin)
-                            with code.block("else:"):
-                                code.line(f"{reached}[_i] = True")
-                                code.line(f"{targets}[_n] = _i")
-                                code.line("_n += 1")
-                                code.line(f"{acc}[_i] = {value}", a.origin)
-                            if block:
-                                block.__exit__(None, None, None)
+                with code.block("for _q in range(_m):"):
+                    code.line(f"_j = {js}[_q]")
+                    with code.block(f"for _p in range({ptr}[_j], {ptr}[_j + 1]):"):
+                        code.line(f"_i = {row}[_p]")
+                        code.line(f"_k = {pos}[_p]")
+                        block = code.block(f"if {mask}:") if mask is not None else None
+                        if block:
+                            block.__enter__()
+                        with code.block(f"if {reached}[_i]:"):
+                            code.line(f"{acc}[_i] += {value}", a.origin)
+                        with code.block("else:"):
+                            code.line(f"{reached}[_i] = True")
+                            code.line(f"{targets}[_n] = _i")
+                            code.line("_n += 1")
+                            code.line(f"{acc}[_i] = {value}", a.origin)
+                        if block:
+                            block.__exit__(None, None, None)
                 with code.block("for _q in range(_n):"):
                     code.line(f"_i = {targets}[_q]")
                     code.line(f"{reached}[_i] = False")
