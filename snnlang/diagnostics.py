@@ -36,6 +36,8 @@ class Severity(str, Enum):
 # Stable codes. A code never changes meaning; retired codes are not reused.
 # E1xx syntax, E2xx names and scopes, E3xx units, E4xx types, E5xx write rules,
 # E6xx network and schedule, E7xx files and imports. Warnings use W + same scheme.
+# L7xx: target constraints of Loihi / Lava (backends/lava), at the `.snn` line they concern;
+# notes (why an owner runs as a custom process) unless native mapping is required.
 CODES: dict[str, str] = {
     "E100": "syntax error",
     "E101": "unexpected end of file",
@@ -91,6 +93,14 @@ CODES: dict[str, str] = {
     "W601": "plastic connection never enabled by a phase",
     "W602": "unused parameter",
     "W603": "phase-dependent code names a phase the schedule lacks",
+    "L701": "tied weights cannot run on Lava",
+    "L702": "phase hooks cannot run on Lava",
+    "L710": "population is not Loihi's LIF",
+    "L711": "connection is not a Loihi Dense projection",
+    "L712": "plasticity is not a Loihi learning rule",
+    "L713": "learning-rule coefficient not representable as m * 2^e",
+    "L714": "Loihi would only approximate the learning rule",
+    "L715": "value outside Loihi's fixed-point range",
 }
 
 

@@ -32,7 +32,7 @@ Modules, one idea each:
   gen_module    the whole generated module (kernels, processes, tables)
   host          `LavaNetwork`: the Executable over a generated module (numpy + Lava only)
   cache         generated modules stored by content hash
-  explain       the `--target lava` section of `snnc explain`
+  report        the `--target lava` section of `snnc explain`
   emit          the standalone package of `snnc compile --target lava`
 """
 
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snnlang.errors import BackendError
 from snnlang.ir.model import ModelIR
 from snnlang.runtime.executable import NumericalError, Options
 
@@ -48,7 +49,7 @@ from .plan import NetworkPlan, PlanError, plan_network
 TAGS = ("floating_pt", "fixed_pt")
 
 
-class BuildError(ValueError):
+class BuildError(BackendError):
     """A request the Lava backend cannot honour (the message says what and how to fix it)."""
 
 
@@ -85,8 +86,9 @@ def source(model: ModelIR, network: str, options: Options | None = None) -> str:
 def build(model: ModelIR, network: str, options: Options | None = None):
     """An `Executable` (snnlang/runtime/executable.py) for `network`, running under Lava.
 
-    Raises snnlang.runtime.model.CompileError-compatible `PlanError` (with diagnostics) when the
-    network cannot run on Lava, `BuildError` for a bad option or a missing Lava installation."""
+    Raises CompileError (with the diagnostics, rendered) when the network cannot run on Lava,
+    `BuildError` for a bad option or a missing Lava installation."""
+    from snnlang.runtime.model import CompileError
     options = options or Options()
     tag = str(options.extra.get("tag", "floating_pt"))
     if tag not in TAGS:
@@ -100,7 +102,10 @@ def build(model: ModelIR, network: str, options: Options | None = None):
                          "(scripts/install.sh does)")
     from . import cache
     from .host import LavaNetwork
-    text = source(model, network, options)
+    try:
+        text = source(model, network, options)
+    except PlanError as exc:
+        raise CompileError(exc.diagnostics, str(exc)) from None
     module = cache.load(text, _version())
     on_param = None
     if any(True for _ in module.NATIVE):
@@ -113,7 +118,7 @@ def build(model: ModelIR, network: str, options: Options | None = None):
 def explain(model: ModelIR, network: str | None = None, options: Options | None = None) -> str:
     """The `--target lava` section of `snnc explain`: native vs custom and why, the Loihi rule
     strings, the float-to-fixed scales; every network of the model when `network` is None."""
-    from .explain import explain_lava
+    from .report import explain_lava
     return explain_lava(model, network, _plan_options(options or Options()))
 
 

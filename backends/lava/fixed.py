@@ -41,6 +41,11 @@ IMPULSE_PREFERRED_MAX = 31
 WEIGHT_MAX = 255
 HEADROOM = 2.0
 REL_TOL = 1e-9
+# A spike flag as a factor (x0 * y0): Lava's fixed-point engine reads x0 / y0 as factors, its
+# floating-point one does not ("Unknown Factor"). A spare trace with impulse 1 that forgets
+# everything within a step (tau -> 0: exp(-1/tau) = 0.0 exactly) holds the flag of this step
+# instead, in both tags alike.
+SPIKE_TAU = 1e-6
 
 
 def representable(value: float, shift: int = 0) -> tuple[int, int] | None:
@@ -184,13 +189,21 @@ class _Solver:
         inc = self.increments[var[2:]]
         return inc / (16.0 if self.tag == "fixed_pt" else 1.0)
 
+    def impulse_order(self) -> list[int]:
+        """fixed_pt impulses, best first: powers of two up to 31 (products of powers of two stay
+        representable), the other values up to 31, then 32..127 (powers of two first)."""
+        low = list(range(IMPULSE_PREFERRED_MAX, 0, -1))
+        high = list(range(IMPULSE_PREFERRED_MAX + 1, TRACE_MAX + 1))
+        two = lambda n: n & (n - 1) == 0  # noqa: E731
+        return ([n for n in low if two(n)] + [n for n in low if not two(n)] + [n for n in high if two(n)]
+                + [n for n in high if not two(n)])
+
     def candidates(self, var: str, constant: float, power: int, shift: int):
         """Values of `var` that make constant * var^power representable, best first."""
         found = []
         if var.startswith("σ:") and self.tag == "fixed_pt":
             inc = self.increments[var[2:]]
-            order = list(range(IMPULSE_PREFERRED_MAX, 0, -1)) + list(range(IMPULSE_PREFERRED_MAX + 1, TRACE_MAX + 1))
-            for impulse in order:
+            for impulse in self.impulse_order():
                 sigma = inc / impulse
                 if representable(constant * sigma ** power, shift):
                     found.append(sigma)
@@ -209,6 +222,13 @@ class _Solver:
             return sorted(found)                 # the finest weight step that still fits
         return sorted(found, key=lambda v: abs(math.log(v / pref)))
 
+    def defaults(self, var: str) -> list[float]:
+        """Values to try for a variable no single product determines."""
+        if var.startswith("σ:") and self.tag == "fixed_pt":
+            inc = self.increments[var[2:]]
+            return [inc / n for n in self.impulse_order()]
+        return [self.preferred(var)]
+
     # solving ---------------------------------------------------------------------------------
     def constant(self, term: Term, exps: dict[str, int], skip: str | None = None) -> float:
         c = term.coefficient
@@ -217,9 +237,46 @@ class _Solver:
                 c *= self.values[var] ** k
         return c
 
-    def solve(self) -> tuple[list[Product], list[Misfit]]:
-        terms = list(self.plan.terms)
-        exps = {id(t): _exponents(t) for t in terms}
+    def _exact(self, t: Term, exps: dict) -> bool:
+        return representable(self.constant(t, exps[id(t)]), shift_of(t, self.tag)) is not None
+
+    def _search(self, terms: list[Term], exps: dict, budget: int = 20000) -> bool:
+        """Depth-first search for scales under which every product is representable: a variable
+        is tried with the values a product it alone still leaves open admits (best first), else
+        with its defaults; every product whose scales are all chosen is checked at once."""
+        order: list[str] = []
+        for t in sorted(terms, key=lambda t: len(exps[id(t)])):
+            for var in sorted(exps[id(t)], key=lambda v: (v != "s_w", v != "s_t", v)):
+                if var not in order and var not in self.values:
+                    order.append(var)
+        nodes = [0]
+
+        def options(var: str) -> list[float]:
+            for t in sorted(terms, key=lambda t: len(exps[id(t)])):
+                free = [v for v in exps[id(t)] if v not in self.values]
+                if free == [var]:
+                    return self.candidates(var, self.constant(t, exps[id(t)], var), exps[id(t)][var],
+                                           shift_of(t, self.tag))[:16]
+            return self.defaults(var)
+
+        def dfs(i: int) -> bool:
+            if i == len(order):
+                return True
+            var = order[i]
+            for value in options(var):
+                nodes[0] += 1
+                if nodes[0] > budget:
+                    return False
+                self.values[var] = value
+                done = [t for t in terms if var in exps[id(t)] and all(v in self.values for v in exps[id(t)])]
+                if all(self._exact(t, exps) for t in done) and dfs(i + 1):
+                    return True
+            self.values.pop(var, None)
+            return False
+
+        return dfs(0)
+
+    def _greedy(self, terms: list[Term], exps: dict) -> None:
         pending = list(terms)
         while True:
             progress = False
@@ -240,11 +297,13 @@ class _Solver:
                               key=lambda v: (v != "s_w", v != "s_t", v))
             if not free_all:
                 break
-            var = free_all[0]
-            if var.startswith("σ:") and self.tag == "fixed_pt":
-                self.values[var] = self.increments[var[2:]] / 16.0
-            else:
-                self.values[var] = self.preferred(var)
+            self.values[free_all[0]] = self.defaults(free_all[0])[0]
+
+    def solve(self) -> tuple[list[Product], list[Misfit]]:
+        terms = list(self.plan.terms)
+        exps = {id(t): _exponents(t) for t in terms}
+        if not self._search(terms, exps):
+            self._greedy(terms, exps)              # no exact assignment: report the products that fail
         for var in ("s_w", "s_t"):
             self.values.setdefault(var, self.preferred(var) if var == "s_w" else self.values.get("s_w", 1.0))
         for tr in self.plan.traces:
@@ -270,9 +329,41 @@ class _Solver:
         return products, misfits
 
 
+def _spike_factors(plan: RulePlan) -> tuple[RulePlan, dict[str, str], list[Misfit]]:
+    """`plan` with every spike-flag factor (x0 / y0 after the dependency) read from a spare trace."""
+    from dataclasses import replace
+    used = {t.lava for t in plan.traces}
+    free = {"x0": [n for n in ("x1", "x2") if n not in used], "y0": [n for n in ("y1", "y2", "y3") if n not in used]}
+    spikes: dict[str, str] = {}
+    misfits: list[Misfit] = []
+    terms = []
+    for t in plan.terms:
+        factors = []
+        for f in t.factors:
+            if f in ("x0", "y0"):
+                if f not in spikes.values():
+                    if not free[f]:
+                        misfits.append(Misfit(
+                            f"the product {t.dependency}*{'*'.join(t.factors)} needs the spike flag {f} as a factor "
+                            "and every trace of that side is taken", t.origins[0] if t.origins else None,
+                            "Lava reads a spike flag as a factor only through a spare trace (impulse 1, no "
+                            "memory); use one trace less on that side"))
+                        return plan, spikes, misfits
+                    spikes[free[f].pop(0)] = f
+                f = next(k for k, v in spikes.items() if v == f)
+            factors.append(f)
+        terms.append(replace(t, factors=tuple(sorted(factors))))
+    return replace(plan, terms=tuple(terms)), spikes, []
+
+
 def convert(plan: RulePlan, tag: str, weight_absmax: float) -> tuple[Conversion | None, list[Misfit]]:
     """The Loihi configuration of `plan` under `tag` (floating_pt | fixed_pt), or the misfits."""
+    plan, spikes, bad = _spike_factors(plan)
+    if bad:
+        return None, bad
     solver = _Solver(plan, tag, weight_absmax)
+    for lava in spikes:
+        solver.values["σ:" + lava] = 1.0          # the factor is the flag itself
     products, misfits = solver.solve()
     if misfits:
         return None, misfits
@@ -282,7 +373,12 @@ def convert(plan: RulePlan, tag: str, weight_absmax: float) -> tuple[Conversion 
     if tag == "fixed_pt":
         impulses = {k: float(round(x)) for k, x in impulses.items()}
     taus = {t.lava: t.tau_steps for t in plan.traces}
+    for lava, flag in spikes.items():
+        impulses[lava], taus[lava] = 1.0, SPIKE_TAU
     conv = Conversion(tag, v["s_w"], v["s_t"], scales, impulses, taus, products, plan.sign_mode)
+    for lava, flag in spikes.items():
+        conv.notes.append(f"{lava} holds the spike flag {flag} of this step (impulse 1, tau {SPIKE_TAU:g}): "
+                          "Lava's floating-point engine cannot read x0 / y0 as factors")
     if tag == "fixed_pt":
         conv.notes.append(f"weights: 8 bits, one step = {v['s_w']:.6g} model units; Loihi saturates them at "
                           f"{WEIGHT_MAX} steps = {WEIGHT_MAX * v['s_w']:.6g}")

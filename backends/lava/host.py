@@ -21,6 +21,7 @@ Every Lava Var get/set is a message round trip (per element for arrays), so the 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import weakref
@@ -129,7 +130,14 @@ class LavaNetwork:
         self._holder["proc"] = next(iter(self.procs.values()))
         self._finalizer = weakref.finalize(self, _stop, self._holder)
         atexit.register(self._finalizer)
-        self._start()
+        try:
+            self._start()
+        except BaseException:
+            # a network that failed to compile or start must not leave Lava's processes behind
+            if self._holder["proc"] is not None and self._holder["proc"].runtime is not None:
+                _abandon(self._holder)
+            self._finalizer()
+            raise
 
     # ------------------------------------------------------------------ building
 
@@ -332,6 +340,9 @@ class LavaNetwork:
         if int(numpy.prod(var.shape)) < R.EXCHANGE_MIN:
             return numpy.asarray(var.get())
         self._command(owner, R.DUMP, arg)
+        # Lava acknowledges a Var write before the process runs on_var_update: a read of the same
+        # process waits until that is done, so the file is complete afterwards
+        self.procs[owner].control.get()
         return numpy.load(R.exchange_path(self.exchange, owner, arg))
 
     def _push(self, owner: str, arg: int, var, array: numpy.ndarray) -> None:
@@ -339,7 +350,9 @@ class LavaNetwork:
         if array.size < R.EXCHANGE_MIN:
             var.set(array)
             return
-        numpy.save(R.exchange_path(self.exchange, owner, arg), array)
+        path = R.exchange_path(self.exchange, owner, arg)
+        numpy.save(path + ".tmp.npy", array)
+        os.replace(path + ".tmp.npy", path)      # the process may still be reading the previous one
         self._command(owner, R.LOAD, arg)
 
     # ------------------------------------------------------------------ parameters
@@ -500,6 +513,18 @@ class LavaNetwork:
             self._sent[name][R.STEP] = self._step
         return {name: (numpy.stack(frames) if frames else numpy.zeros((0,) + self.get(name).shape))
                 for name, frames in records.items()}
+
+    def run(self, phase: str | None = None, steps: int = 1, data: dict | None = None, active=None,
+            plastic=None, record=()) -> dict:
+        """Run `steps` steps of `phase` (None: a free run, everything active and plastic) with
+        `data` = {input: intensities (batch, size) or label: classes (batch,)}; returns the
+        recordings of the `record` names, each (steps, *shape). What snnlang's Model does per
+        phase, without snnlang."""
+        from types import SimpleNamespace
+        plastic = (None if phase is None else frozenset()) if plastic is None else frozenset(plastic)
+        return self.run_phase(SimpleNamespace(phase=phase, steps=int(steps), data=dict(data or {}),
+                                              active=None if active is None else frozenset(active),
+                                              plastic=plastic, record=tuple(record)))
 
     def _run(self, steps: int) -> None:
         if self._holder.get("proc") is None:

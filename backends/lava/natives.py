@@ -101,18 +101,25 @@ def init_range(expr, values: dict[str, float], fan_in: float, fan_out: float) ->
 # --------------------------------------------------------------------------- connections
 
 
-def _weight_of(syn) -> tuple[str | None, str | None, object]:
-    """(weight state, target variable, origin) of a synapse that delivers `post.X += w` only."""
+def _weight_of(syn) -> tuple[str | None, str, object]:
+    """(weight state, target variable, origin) of a synapse whose only delivery is `post.X += w` on
+    the presynaptic spike; else (None, what differs, where)."""
     deliveries = [(h, a) for h in syn.handlers for a in h.deliveries]
     if len(deliveries) != 1:
-        return None, None, deliveries[1][1].origin if len(deliveries) > 1 else None
+        where = deliveries[1][1].origin if len(deliveries) > 1 else (syn.handlers[0].origin if syn.handlers else None)
+        return None, f"it has {len(deliveries)} delivery statements", where
     h, a = deliveries[0]
-    if h.trigger != "pre" or h.event != "spike" or h.phases or a.mask is not None or a.op != "+=":
-        return None, None, a.origin
+    if h.trigger != "pre" or h.event != "spike":
+        trig = {"post": f"on post.{h.event}", "step": "every step"}.get(h.trigger, f"on pre.{h.event}")
+        return None, f"it delivers `{trig}`", a.origin
+    if h.phases:
+        return None, f"it delivers only during {', '.join(h.phases)}", a.origin
+    if a.mask is not None or a.op != "+=":
+        return None, "its delivery is conditional or not `+=`", a.origin
     expr = sympy.sympify(a.expr)
     per_pair = {v.name for v in syn.vars if v.kind == "state" and v.side not in ("pre", "post")}
     if not (isinstance(expr, sympy.Symbol) and expr.name in per_pair):
-        return None, None, a.origin
+        return None, f"it delivers `{a.target} += {expr}`, not a weight", a.origin
     return expr.name, a.target[len("post."):], a.origin
 
 
@@ -125,11 +132,10 @@ def _connection(model: ModelIR, net: NetworkIR, c: int, conn: ConnectionIR, appr
     plastic = syn.plastic
     weight, var, origin = _weight_of(syn)
     if weight is None:
-        return None, "its handlers do more than deliver a weight on the presynaptic spike", [_note(
-            "L711", f"connection `{conn.name}` ({syn.name}) is not a Dense projection: it does more than "
-            "`post.X += w` on the presynaptic spike", origin or where,
-            "Loihi's Dense adds its weight into the target for each presynaptic spike; other deliveries "
-            "(graded, every step, on other events, with conditions) run in a custom process")]
+        return None, var, [_note(
+            "L711", f"connection `{conn.name}` ({syn.name}) is not a Dense projection: {var}", origin or where,
+            "Loihi's Dense adds its weight w into the target at every presynaptic spike (`on pre: post.X += w`, "
+            "in every phase); graded, conditional or phase-restricted deliveries run in a custom process")]
     if conn.connectivity not in ("dense", "one_to_one") or (conn.connectivity == "one_to_one" and plastic):
         return None, f"{conn.connectivity} connectivity", [_note(
             "L711", f"connection `{conn.name}` is {conn.connectivity}" + (" and learns" if plastic else ""), where,
@@ -148,12 +154,6 @@ def _connection(model: ModelIR, net: NetworkIR, c: int, conn: ConnectionIR, appr
                 "L711", f"connection `{conn.name}` is inactive in phase {off[0]}", where,
                 "Loihi's Dense transmits in every step; keep it active in every phase (plasticity can still be "
                 "switched by `plastic`)")]
-    pre_reads, post_reads = peer_reads(conn, syn)
-    extra = [n for n in pre_reads if n != conn.source_event] + [n for n in post_reads if n != "spike"]
-    if extra:
-        return None, f"it reads {extra[0]}", [_note(
-            "L712", f"connection `{conn.name}` reads `{extra[0]}` of a neuron", where,
-            "Loihi's synapses see only the spikes of their two neurons")]
     values = param_values(syn.of_kind("param"), dict(conn.params), net.dt)
     src, tgt = pops[conn.source], pops[conn.target]
     fan_in = float(src.size) if conn.connectivity == "dense" else 1.0
@@ -164,6 +164,13 @@ def _connection(model: ModelIR, net: NetworkIR, c: int, conn: ConnectionIR, appr
             "L715", f"the initial weights of `{conn.name}` have no computable range", where,
             "use constants, uniform(), kaiming_uniform() or xavier_uniform() in `init`")]
     absmax = max(abs(bounds[0]), abs(bounds[1]))
+    pre_reads, post_reads = peer_reads(conn, syn)
+    extra = [f"pre.{n}" for n in pre_reads if n != conn.source_event] + [f"post.{n}" for n in post_reads
+                                                                           if n != "spike"]
+    if not plastic and extra:
+        return None, f"it reads `{extra[0]}`", [_note(
+            "L711", f"connection `{conn.name}` reads `{extra[0]}`", where,
+            "Loihi's synapses see only the spikes of their two neurons")]
     if not plastic:
         choice = NativeChoice("dense", "Dense", "static weights delivered one step after the spike")
         sign = "EXCITATORY" if bounds[0] >= 0 else ("INHIBITORY" if bounds[1] <= 0 else "MIXED")

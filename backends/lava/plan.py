@@ -13,17 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from snnlang.diagnostics import Diagnostic, error
+from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR, NetworkIR
 
 from .natives import NativeChoice, choose_natives
 from .wiring import OwnerPorts, Wire, delays, plan_ports
 
 
-class PlanError(ValueError):
-    """The network cannot run on the Lava backend; `diagnostics` say why and where."""
+class PlanError(UserError):
+    """The network cannot run on the Lava backend; `diagnostics` say why and where (`str()`
+    renders them with their `.snn` lines)."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        super().__init__("; ".join(d.message for d in diagnostics))
+        from .report import render_diagnostics
+        errors = [d for d in diagnostics if d.is_error]
+        super().__init__(render_diagnostics(errors or diagnostics))
         self.diagnostics = diagnostics
 
 
@@ -108,12 +112,24 @@ def plan_network(model: ModelIR, network: str, options: dict | None = None) -> N
                     "backend does not run", h.origin,
                     "Lava processes only advance in time steps; use an update restricted with `during`, "
                     "or another target"))
+    diags = _unique(diags)
     if any(d.is_error for d in diags):
         raise PlanError(diags)
     natives, reasons, native_diags = choose_natives(model, net, options)
-    diags.extend(native_diags)
+    diags = _unique(diags + native_diags)
     if any(d.is_error for d in diags):
         raise PlanError(diags)
     plan = NetworkPlan(model, net, natives, reasons, diags)
     plan.ports, plan.wires = plan_ports(model, net, {k: v.kind for k, v in natives.items()}, reasons)
     return plan
+
+
+def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per (code, place, message): a synapse type used twice is reported once."""
+    seen, out = set(), []
+    for d in diags:
+        key = (d.code, d.span, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
