@@ -245,8 +245,12 @@ class _Solver:
         is tried with the values a product it alone still leaves open admits (best first), else
         with its defaults; every product whose scales are all chosen is checked at once."""
         order: list[str] = []
+        every = {v for t in terms for v in exps[id(t)]}
+        for var in ("s_w", "s_t"):        # the weight scale first: the tag's default follows it
+            if var in every and var not in self.values:
+                order.append(var)
         for t in sorted(terms, key=lambda t: len(exps[id(t)])):
-            for var in sorted(exps[id(t)], key=lambda v: (v != "s_w", v != "s_t", v)):
+            for var in sorted(exps[id(t)]):
                 if var not in order and var not in self.values:
                     order.append(var)
         nodes = [0]

@@ -57,6 +57,13 @@ network net:
 """
 
 PAIR = NETWORK.format(potentiation="a_plus * x_pre")
+# an eligibility trace e in Loihi's tag t (dt string), read by the weight every step (dw = lr * t);
+# the .snn reads e after this step's change, Loihi before: native only with approximate=True
+ELIGIBILITY = NETWORK.replace("""    state w = 0.25
+""", """    state w = 0.25
+    state e = 0
+""").replace("w -= a_minus * x_post", "e -= a_minus * x_post").format(
+    potentiation="0\n        e += a_plus * x_pre\n    every step:\n        w += 0.25 * e\n        e -= 0.125 * e")
 # y0 * x1 * y1: 18 bits of factors -> Lava shifts the product right by 3 in fixed point
 WIDE = NETWORK.format(potentiation="a_plus * x_pre - 0.125 * x_pre * x_post")
 
@@ -84,14 +91,16 @@ def built():
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.parametrize("text, shifted", [(PAIR, False), (WIDE, True)], ids=["pair", "wide-product"])
+@pytest.mark.parametrize("text, shifted", [(PAIR, False), (WIDE, True), (ELIGIBILITY, False)],
+                         ids=["pair", "wide-product", "eligibility-tag"])
 def test_fixed_pt_lava_and_emulation_agree_to_the_bit(built, text, shifted):
     ir = ir_of(text)
-    plan = lava.plan(ir, "net")
+    tagged = "state e" in text
+    plan = lava.plan(ir, "net", Options(extra={"approximate": tagged}))
     assert plan.natives["S"].kind == "learning_dense" and plan.natives["out"].kind == "lif"
     conversion = plan.natives["S"].conversions["fixed_pt"]
     assert any(p.shift for p in conversion.products) == shifted
-    exe = built(ir, "net", seed=4, tag="fixed_pt")
+    exe = built(ir, "net", seed=4, tag="fixed_pt", approximate=tagged)
     start = np.asarray(exe.procs["S"].weights.get())
     rec = exe.run_phase(PhaseRun(None, 150, None, frozenset({"S"}), {}, ("x.spike", "out.spike")))
     pre, post = rec["x.spike"][:, 0], rec["out.spike"][:, 0]
@@ -103,6 +112,9 @@ def test_fixed_pt_lava_and_emulation_agree_to_the_bit(built, text, shifted):
     np.testing.assert_array_equal(engine.weights, weights)
     np.testing.assert_array_equal(engine.x[0], np.asarray(exe.procs["S"].x1.get()))
     np.testing.assert_array_equal(engine.y[0], np.asarray(exe.procs["S"].y1.get()))
+    if tagged:
+        assert "dt" in conversion.strings()          # (the weights learned from it: t was not 0)
+        np.testing.assert_array_equal(engine.tag, np.asarray(exe.procs["S"].tag_1.get()))
     # the model view is the same integers times the weight step
     np.testing.assert_allclose(exe.get("S.w"), engine.model_weights(), rtol=0, atol=0)
 
