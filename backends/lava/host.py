@@ -277,6 +277,7 @@ class LavaNetwork:
     # ------------------------------------------------------------------ get / set
 
     def get(self, name: str) -> numpy.ndarray:
+        self._require_open()
         owner, var = self._owner_and_var(name)
         if owner in self.sparse and var in ("indptr", "indices"):
             return self.sparse[owner][0 if var == "indptr" else 1].copy()
@@ -311,6 +312,7 @@ class LavaNetwork:
         return value
 
     def set(self, name: str, value) -> None:
+        self._require_open()
         owner, var = self._owner_and_var(name)
         if owner in self.sparse and var in ("indptr", "indices"):
             if not numpy.array_equal(numpy.asarray(value), self.sparse[owner][0 if var == "indptr" else 1]):
@@ -398,6 +400,7 @@ class LavaNetwork:
         """None (`reset all`): every population completely, every connection's traces and
         pending deliveries. Named: those populations (with the deliveries in flight into them);
         those connections as with None plus their states that are neither `init`-ialised nor tied."""
+        self._require_open()
         pops = [p for p, _, _ in self.m.POPULATIONS]
         conns = {c: t for c, _, t, _ in self.m.CONNECTIONS}
         if owners is not None:
@@ -491,7 +494,12 @@ class LavaNetwork:
             self._push(name, R.DATA, var, data)
             self._data[name] = data.copy()
 
+    def _require_open(self) -> None:
+        if self._holder.get("proc") is None:
+            raise RuntimeError("this Lava network was closed (or a process failed); build it again")
+
     def run_phase(self, run) -> dict:
+        self._require_open()
         for name in run.record:
             self._owner_and_var(name)
         self._prepare(run)
@@ -527,8 +535,7 @@ class LavaNetwork:
                                               plastic=plastic, record=tuple(record)))
 
     def _run(self, steps: int) -> None:
-        if self._holder.get("proc") is None:
-            raise RuntimeError("this Lava network was closed (or a process failed); build it again")
+        self._require_open()
         try:
             self._runner.run(condition=self.L["RunSteps"](num_steps=steps))
         except RuntimeError as exc:
