@@ -103,10 +103,16 @@ def build(model: ModelIR, network: str, options: Options | None = None):
     from . import cache
     from .host import LavaNetwork
     try:
-        text = source(model, network, options)
+        the_plan = plan(model, network, options)
     except PlanError as exc:
         raise CompileError(exc.diagnostics, str(exc)) from None
-    module = cache.load(text, _version())
+    accepted = [d for d in the_plan.diagnostics if d.severity.value == "warning"]
+    if accepted:   # approximations the caller accepted (approximate=True): said, never silent
+        import warnings
+        from .report import render_diagnostics
+        warnings.warn("Lava mapping approximates the model:\n" + render_diagnostics(accepted), stacklevel=2)
+    from .gen_module import generate
+    module = cache.load(generate(model, the_plan, _version()), _version())
     on_param = None
     if any(True for _ in module.NATIVE):
         from .natives import native_param_handler

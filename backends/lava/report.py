@@ -34,6 +34,12 @@ def render_diagnostics(diags: list[Diagnostic]) -> str:
     return "\n\n".join(render(d, cache) for d in diags)
 
 
+def _pow2(x: float) -> str:
+    """`2^-8 = 0.00390625` when x is a power of two, else the number."""
+    k = math.log2(x) if x > 0 else 0.5
+    return f"2^{int(k)} = {x:.6g}" if k == int(k) and k != 0 else f"{x:.6g}"
+
+
 def _decay12(tau: float) -> str:
     """A trace decay factor exp(-1/tau) in Loihi's 12-bit form (x * k / 4096 per step)."""
     return f"{round(DECAY_UNITY * math.exp(-1.0 / tau))}/4096"
@@ -80,11 +86,15 @@ def explain_plan(plan: NetworkPlan) -> list[str]:
         for term in rule.terms:
             out.append(f"        {term.target} += {term.describe()}")
         for tag, conv in choice.conversions.items():
-            out.append(f"      {tag}: one weight unit = {conv.weight_scale:.6g} model units"
-                       + (f", one tag unit = {conv.tag_scale:.6g}" if rule.tag else ""))
+            bits = ("; Dense weight_exp 0, 8 weight bits, range "
+                    + {"MIXED": "-256..255", "EXCITATORY": "0..255", "INHIBITORY": "-255..0"}[rule.sign_mode]
+                    if tag == "fixed_pt" else "")
+            out.append(f"      {tag}: one weight unit = {_pow2(conv.weight_scale)} model units"
+                       + (f", one tag unit = {_pow2(conv.tag_scale)}" if rule.tag else "") + bits)
             for lava, impulse in conv.impulses.items():
-                out.append(f"        {lava}: impulse {impulse:g} (one unit = {conv.trace_scales[lava]:.6g} model "
-                           f"units), tau {conv.taus[lava]:.6g}")
+                scale = conv.trace_scales.get(lava)
+                what = f"one unit = {scale:.6g} model units" if scale is not None else "a spike flag, see below"
+                out.append(f"        {lava}: impulse {impulse:g} ({what}), tau {conv.taus[lava]:.6g}")
             for target, text in conv.strings().items():
                 out.append(f"        {target} = \"{text}\"")
             for note in conv.notes:

@@ -263,3 +263,67 @@ def test_snnc_compile_of_stdp_runs_with_lava(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(out)), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "(30, 1, 20)" in proc.stdout
+
+
+def test_batches_of_custom_processes_follow_the_reference(built):
+    ir = ir_of(CUSTOM)
+    exe, ref = built(ir, seed=5, batch=2), reference.build(ir, "net", Options(seed=5, batch=2))
+    data = {"x": np.random.default_rng(1).random((2, 10))}
+    for e in (exe, ref):
+        e.run_phase(PhaseRun("present", 15, None, frozenset({"C"}), data, ()))
+    for name in ref.state_names():
+        np.testing.assert_array_equal(exe.get(name), ref.get(name), err_msg=name)
+
+
+def test_checkpoints_restore_a_lava_model(tmp_path):
+    from snnlang.runtime.model import Dataset
+    text = textwrap.dedent(CUSTOM)
+    data = Dataset(np.random.default_rng(2).random((3, 10)), np.zeros(3, dtype=np.int64))
+    model = snnlang.compile(text, target="lava", seed=4)
+    ref = snnlang.compile(text, target="reference", seed=4)
+    try:
+        model.train(data, progress=False)
+        model.save(tmp_path / "ckpt.npz")
+    finally:
+        model.exe.close()
+    restored = snnlang.load(tmp_path / "ckpt.npz")
+    try:
+        assert restored.target == "lava"
+        ref.train(data, progress=False)
+        for name in ref.state_names():
+            np.testing.assert_array_equal(restored.get(name), ref.get(name), err_msg=name)
+        restored.train(data, progress=False)          # and it goes on exactly like the reference
+        ref.train(data, progress=False)
+        np.testing.assert_array_equal(restored.get("C.w"), ref.get("C.w"))
+    finally:
+        restored.exe.close()
+
+
+def test_runtime_copies_agree_with_snnlang():
+    """backends/lava/runtime.py is copied into standalone packages, so it keeps its own copy of
+    the counter-based RNG and of fixed-point quantisation: they must not drift from snnlang's."""
+    from snnlang.ir import rng
+    from snnlang.semantics.symbols import ValueType
+    from snnlang_backends.lava import runtime as R
+    from snnlang_backends.reference.fixed import quantise
+    index = np.arange(5000, dtype=np.uint64) * 7919
+    for seed, stream, step in ((0, 0, 0), (123456, 77, 991), (2 ** 32 - 1, R.encoder_stream(3), 5)):
+        np.testing.assert_array_equal(R.uniform(seed, stream, step, index), rng.uniform_np(seed, stream, step, index))
+        np.testing.assert_array_equal(R.normal(seed, stream, step, index), rng.normal_np(seed, stream, step, index))
+    assert (R.encoder_stream(2), R.connectivity_stream(3), R.rounding_stream(4, 5)) == \
+        (rng.encoder_stream(2), rng.connectivity_stream(3), rng.rounding_stream(4, 5))
+    values = np.linspace(-3, 3, 1001)
+    u = rng.uniform_np(1, 2, 3, np.arange(1001, dtype=np.uint64))
+    for rounding in ("nearest", "floor", "stochastic"):
+        for overflow in ("saturate", "wrap"):
+            for signed in (True, False):
+                vt = ValueType("fixed", bits=6, scale=2.0 ** -3, rounding=rounding, overflow=overflow, signed=signed)
+                np.testing.assert_array_equal(R.quantise(values, (6, 2.0 ** -3, rounding, overflow, signed), u),
+                                              quantise(values, vt, u))
+
+
+def test_generated_source_is_deterministic():
+    ir = ir_of(NATIVE)
+    assert lava.source(ir, "net") == lava.source(ir_of(NATIVE), "net")
+    text = lava.source(ir, "net")
+    assert "@tag('floating_pt')" in text and "@tag('fixed_pt')" in text and "inline.snn:" in text

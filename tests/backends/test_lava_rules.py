@@ -105,6 +105,11 @@ def test_coincident_spikes_get_an_exact_correction():
     terms = {(t.dependency, t.factors): t.coefficient for t in rule.terms}
     assert terms[("x0", ("y0",))] == pytest.approx(0.0625 - 0.125)
     assert terms[("x0", ("y1",))] == -0.0625 and terms[("y0", ("x1",))] == 0.125
+    # Lava's floating-point engine cannot read y0 as a factor: a spare trace (y2) holds it
+    for conv in plan_of(text).natives["S"].conversions.values():
+        assert conv.impulses["y2"] == 1.0 and "x0*y2" in conv.strings()["dw"]
+    report = lava.explain(lower(check_text(text, "inline.snn")), "net")
+    assert "y2 holds the spike flag y0" in report
 
 
 @needs_lava
