@@ -22,15 +22,16 @@ Modules, one idea each:
   gen_common / gen_neuron / gen_input / gen_connection   the plain-NumPy kernels of custom owners
   gen_process   Lava Process + ProcessModel (floating_pt, fixed_pt) around a kernel
   wiring        ports and port connections of every process
-  fit_lif / fit_dense   does a population / projection fit Loihi's LIF / (Learning)Dense exactly?
+  fit_lif       does a population behave exactly like Loihi's LIF (and its configuration per tag)?
   rules         plasticity -> Loihi sum-of-products (dependencies, traces, factors)
   fixed         float-to-fixed conversion: weight exponent/mantissa, impulses, taus, 12-bit decays,
                 coefficients m*2^e, and the Loihi strings
   emulate       bit-accurate emulation of Lava's fixed-point learning engine
-  natives       the decision per owner, with its diagnostics
+  natives       the decision per owner (LIF, Dense, LearningDense or custom), with its diagnostics
   plan          the network plan: natives, reasons, diagnostics, ports, wires
   gen_module    the whole generated module (kernels, processes, tables)
   host          `LavaNetwork`: the Executable over a generated module (numpy + Lava only)
+  host_native   its native owners: Lava's LIF / Dense / LearningDense, unit conversions, spike taps
   cache         generated modules stored by content hash
   report        the `--target lava` section of `snnc explain`
   emit          the standalone package of `snnc compile --target lava`

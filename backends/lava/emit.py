@@ -1,7 +1,7 @@
 """`snnc compile FILE --target lava -o DIR`: a package that runs with only numpy and Lava.
 
     DIR/<name>/__init__.py     load(network=None, seed=0, batch=1, tag="floating_pt") -> LavaNetwork
-    DIR/<name>/host.py         the driver (a copy of snnlang_backends/lava/host.py)
+    DIR/<name>/host.py         the driver (a copy of snnlang_backends/lava/host.py, with host_native.py)
     DIR/<name>/runtime.py      the IR's semantics in NumPy (a copy of runtime.py)
     DIR/<name>/compat.py       the Python 3.11 import fix for lava-nc 0.10.0 (snnlang/_lava_shim.py)
     DIR/<name>/net_<N>.py      the generated module of network N: Lava Process classes and
@@ -122,8 +122,10 @@ def write_package(model: ModelIR, network: str | None, out_dir: Path, version: s
         manifest["networks"][name] = _manifest(plan)
     here = Path(__file__).parent
     shutil.copyfile(here / "host.py", folder / "host.py")
+    shutil.copyfile(here / "host_native.py", folder / "host_native.py")
     shutil.copyfile(here / "runtime.py", folder / "runtime.py")
-    shutil.copyfile(here.parent.parent / "snnlang" / "_lava_shim.py", folder / "compat.py")
+    from snnlang import _lava_shim
+    shutil.copyfile(Path(_lava_shim.__file__), folder / "compat.py")
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     first = next(iter(plans.values()))
     phase = first.net.schedule.phases[0].name if first.net.schedule else None
