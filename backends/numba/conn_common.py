@@ -2,13 +2,15 @@
 loops over pairs of each connectivity, and the arrays they need.
 
 Index names in every connection kernel: `_b` batch row, `_i` post neuron, `_j` pre neuron,
-`_k` position of the pair in a sparse connection's CSR storage. A dense per-pair array is stored
-presynaptic-major, (N_pre, N_post), and indexed `[_j, _i]`: a presynaptic spike delivers
-through, and an `on pre` rule changes, one contiguous row (the Executable's layout stays
-(N_post, N_pre); the host transposes at the boundary). one_to_one arrays are indexed `[_i]`,
-sparse ones `[_k]`; a tied variable is the original's array, transposed (`[_i, _j]`) when the
-tie says so. The RNG index of a pair is b * N_post * N_pre + i * N_pre + j in every
-connectivity (backends/reference/layouts.py), whatever the storage.
+`_k` position of the pair in a sparse connection's storage, `_r` its position in the CSR order.
+Per-pair arrays are stored presynaptic-major, so that a presynaptic spike delivers through, and
+an `on pre` rule changes, one contiguous run of memory: dense ones (N_pre, N_post), indexed
+`[_j, _i]`; sparse ones in column (CSC) order, indexed `[_k]` (a CSR loop finds `_k` through
+the connection's `_csr_to_csc`). The Executable's layout stays (N_post, N_pre) and CSR order;
+the host transposes or permutes at the boundary. one_to_one arrays are indexed `[_i]`; a tied
+variable is the original's array, transposed (`[_i, _j]`) when the tie says so. The RNG index
+of a pair is b * N_post * N_pre + i * N_pre + j in every connectivity
+(backends/reference/layouts.py), whatever the storage.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .plan import BuildError, ConnPlan, Plan, StatePlan
 from .printer import Context
 from .scope import Scope
 
-INDICES = {"_b", "_i", "_j", "_k", "_q", "_p", "_B", "_n", "_m", "_f", "_x", "_a", "_s"}
+INDICES = {"_b", "_i", "_j", "_k", "_r", "_q", "_p", "_B", "_n", "_m", "_f", "_x", "_a", "_s"}
 
 
 class ConnNames:
@@ -203,23 +205,40 @@ class ConnNames:
                 code.line("_j = _i")
                 body(code)
         else:
-            indptr, indices = self.sparse_arrays()
-            with code.block(f"for _i in range({self.n_post}):"):
-                with code.block(f"for _k in range({indptr}[_i], {indptr}[_i + 1]):"):
-                    code.line(f"_j = {indices}[_k]")
+            ptr, rows = self.csc_arrays()
+            with code.block(f"for _j in range({self.n_pre}):"):
+                with code.block(f"for _k in range({ptr}[_j], {ptr}[_j + 1]):"):
+                    code.line(f"_i = {rows}[_k]")
                     body(code)
+
+    def csr_loop(self, code: Code, body, test: str | None = None) -> None:
+        """The pairs of post neuron `_i` (CSR order: increasing `_j`), with their storage position `_k`."""
+        indptr, indices = self.sparse_arrays()
+        order = self.csr_to_csc()
+        with code.block(f"for _r in range({indptr}[_i], {indptr}[_i + 1]):"):
+            code.line(f"_j = {indices}[_r]")
+            block = code.block(f"if {test}:") if test else None
+            if block:
+                block.__enter__()
+            code.line(f"_k = {order}[_r]")
+            body(code)
+            if block:
+                block.__exit__(None, None, None)
 
     def sparse_arrays(self) -> tuple[str, str]:
         indptr, indices = self.plan.sparse_names(self.c)
         return self.array("indptr", indptr), self.array("indices", indices)
 
-    def csc_arrays(self) -> tuple[str, str, str]:
-        """Column index of a sparse connection: pre neuron j's pairs are csc_row/csc_pos[ptr[j]:ptr[j+1]]
-        (post neuron, position in the CSR storage), in increasing post order."""
+    def csc_arrays(self) -> tuple[str, str]:
+        """Column index of a sparse connection: pre neuron j's pairs are the storage positions
+        ptr[j]:ptr[j+1], their post neurons csc_row[ptr[j]:ptr[j+1]] in increasing order."""
         n, c = self.c.name, self.c
         return (self.internal("_csc_ptr", (c.n_pre + 1,), "int64"),
-                self.internal("_csc_row", (f"nnz:{n}",), "int64"),
-                self.internal("_csc_pos", (f"nnz:{n}",), "int64"))
+                self.internal("_csc_row", (f"nnz:{n}",), "int64"))
+
+    def csr_to_csc(self) -> str:
+        """Storage position of the pair at each CSR position."""
+        return self.internal("_csr_to_csc", (f"nnz:{self.c.name}",), "int64")
 
     def internal(self, role: str, shape: tuple, dtype: str) -> str:
         """A scratch/index array of this connection (module name `_<C><role>`)."""

@@ -178,21 +178,16 @@ class Learning:
                         with code.block("for _q in range(_m):"):
                             code.line(f"_i = {post_list}[_q]")
                             pair(code)
-        else:
-            ptr, rows, pos = names.csc_arrays()
-            indptr, indices = names.sparse_arrays()
+        else:                          # storage in column order: pre neuron _j's pairs are contiguous
+            ptr, rows = names.csc_arrays()
             with code.block("for _q in range(_n):"):
                 code.line(f"_j = {pre_list}[_q]")
-                with code.block(f"for _p in range({ptr}[_j], {ptr}[_j + 1]):"):
-                    code.line(f"_i = {rows}[_p]")
-                    code.line(f"_k = {pos}[_p]")
+                with code.block(f"for _k in range({ptr}[_j], {ptr}[_j + 1]):"):
+                    code.line(f"_i = {rows}[_k]")
                     pair(code)
             with code.block("for _q in range(_m):"):
                 code.line(f"_i = {post_list}[_q]")
-                with code.block(f"for _k in range({indptr}[_i], {indptr}[_i + 1]):"):
-                    code.line(f"_j = {indices}[_k]")
-                    with code.block(f"if not {pre_any}[_j]:"):
-                        pair(code)
+                names.csr_loop(code, pair, f"not {pre_any}[_j]")
         with code.block("for _q in range(_n):"):
             code.line(f"{pre_any}[{pre_list}[_q]] = False")
         with code.block("for _q in range(_m):"):

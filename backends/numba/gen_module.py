@@ -29,7 +29,7 @@ from .helpers import ROUNDING, helper_source
 from .plan import BuildError, Plan
 from .printer import Context, PrintError, print_host
 
-FORMAT = 5   # bump when the generated module's interface with host.py (or its code) changes
+FORMAT = 6   # bump when the generated module's interface with host.py (or its code) changes
 
 
 class ModuleGenerator:
@@ -110,8 +110,9 @@ class ModuleGenerator:
         code.line("")
         code.line("# every state, in the order of state_names(): name, owner, variable, kind, stored shape ('B':")
         code.line("# batch, 'nnz:C': pairs of sparse C), explicit dtype, array, tie (original, transposed), fixed")
-        code.line("# point (scale, rounding, saturate, bits, signed), rounding stream, rounding index, flipped (the")
-        code.line("# Executable's array is the transpose of the stored one: dense pairs are stored (N_pre, N_post))")
+        code.line("# point (scale, rounding, saturate, bits, signed), rounding stream, rounding index, layout (how the")
+        code.line("# Executable's array comes from the stored one: 'transposed' for dense pairs, stored (N_pre, N_post);")
+        code.line("# 'columns' for sparse pairs, stored in column order; None: as stored)")
         with code.block("STATES = (", fill=False):
             for s in plan.states:
                 tie = None if s.tie is None else (s.tie[0].name, s.tie[1])
@@ -120,7 +121,7 @@ class ModuleGenerator:
                                                  int(fx.bits), bool(fx.signed))
                 shape = tuple(f"nnz:{s.owner}" if d == "nnz" else d for d in s.storage_shape)
                 code.line(f"({s.name!r}, {s.owner!r}, {s.var.name!r}, {s.var.kind!r}, {shape!r}, {s.dtype!r}, "
-                          f"{s.arg!r}, {tie!r}, {fixed!r}, {s.stream!r}, {s.rindex!r}, {s.flipped!r}),")
+                          f"{s.arg!r}, {tie!r}, {fixed!r}, {s.stream!r}, {s.rindex!r}, {s.layout!r}),")
         code.line(")")
         with code.block("SPARSE = {", fill=False):
             for c in plan.conns:

@@ -10,9 +10,9 @@ into the target. The kernels visit only what can contribute:
                     as the torch backend's matmuls do; events are compared exactly);
   dense,  every step  every row, the same way;
   dense,  on post   the post neurons whose event fired, each summing its column;
-  sparse, on pre    the fired columns through a column index (CSC), adding in increasing j,
-                    which is the order of the reference's `bincount` over the CSR storage, into
-                    the targets reached only;
+  sparse, on pre    the fired columns (contiguous in the pre-major storage) through the column
+                    index, adding in increasing j, which is the order of the reference's
+                    `bincount` over the CSR order, into the targets reached only;
   one_to_one        pair i alone.
 A delay longer than the natural one (0 steps when the target steps later in the order, else 1)
 goes through a ring buffer per statement that is added into the target at the start of step
@@ -128,7 +128,7 @@ class Deliveries:
             elif trigger == "pre":   # sparse, through the column index
                 # per-target sums of the targets the spikes reach (listed as first reached): a step
                 # costs the scan of the sources plus its synaptic events, not O(N_post)
-                ptr, row, pos = names.csc_arrays()
+                ptr, row = names.csc_arrays()
                 acc = names.internal("_acc", (c.n_post,), "float64")
                 reached = names.internal("_reached", (c.n_post,), "bool")
                 targets = names.internal("_targets", (c.n_post,), "int64")
@@ -137,9 +137,8 @@ class Deliveries:
                 code.line("_n = 0")
                 with code.block("for _q in range(_m):"):
                     code.line(f"_j = {js}[_q]")
-                    with code.block(f"for _p in range({ptr}[_j], {ptr}[_j + 1]):"):
-                        code.line(f"_i = {row}[_p]")
-                        code.line(f"_k = {pos}[_p]")
+                    with code.block(f"for _k in range({ptr}[_j], {ptr}[_j + 1]):"):   # contiguous
+                        code.line(f"_i = {row}[_k]")
                         block = code.block(f"if {mask}:") if mask is not None else None
                         if block:
                             block.__enter__()
@@ -157,20 +156,20 @@ class Deliveries:
                     code.line(f"{reached}[_i] = False")
                     sink(f"{acc}[_i]")
             else:                    # sparse, row by row
-                indptr, indices = names.sparse_arrays()
                 with code.block(f"for _i in range({names.n_post}):"):
                     test = f"{names.flag('post', h.event)}[_b, _i] != 0" if trigger == "post" else None
                     body = code.block(f"if {test}:") if test else None
                     if body:
                         body.__enter__()
                     code.line("_s = 0.0")
-                    with code.block(f"for _k in range({indptr}[_i], {indptr}[_i + 1]):"):
-                        code.line(f"_j = {indices}[_k]")
+
+                    def add(cd, value=value, mask=mask):
                         if mask is None:
-                            code.line(f"_s += {value}", a.origin)
+                            cd.line(f"_s += {value}", a.origin)
                         else:
-                            with code.block(f"if {mask}:"):
-                                code.line(f"_s += {value}", a.origin)
+                            with cd.block(f"if {mask}:"):
+                                cd.line(f"_s += {value}", a.origin)
+                    names.csr_loop(code, add)
                     sink("_s")
                     if body:
                         body.__exit__(None, None, None)

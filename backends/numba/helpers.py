@@ -366,9 +366,10 @@ def _connect(seed, stream, n_post, n_pre, p):
 
 _helper("_columns", (), '''
 @njit(cache=True)
-def _columns(indptr, indices, n_pre, ptr, rows, pos):
-    """The column index (CSC) of a CSR connection, by counting sort: pre neuron j's pairs are
-    rows/pos[ptr[j]:ptr[j + 1]] (post neuron, CSR position), in increasing post order."""
+def _columns(indptr, indices, n_pre, ptr, rows, order):
+    """The column (pre-major) order of a CSR connection, by counting sort: pre neuron j's pairs
+    are the positions ptr[j]:ptr[j + 1], their post neurons rows[...] in increasing order, and
+    the pair at CSR position k is at position order[k]."""
     ptr[:] = 0
     for k in range(indices.shape[0]):
         ptr[indices[k] + 1] += 1
@@ -379,7 +380,7 @@ def _columns(indptr, indices, n_pre, ptr, rows, pos):
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
             rows[fill[j]] = i
-            pos[fill[j]] = k
+            order[k] = fill[j]
             fill[j] += 1
 ''')
 

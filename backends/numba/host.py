@@ -93,13 +93,21 @@ class Simulation:
         return tuple(out)
 
     def _column_index(self) -> None:
-        """CSC of each sparse connection: for pre neuron j, its pairs' post neurons and CSR positions."""
+        """The column order of each sparse connection (its per-pair states are stored in it): for
+        pre neuron j the storage positions ptr[j]:ptr[j+1] and their post neurons, and for each
+        pair in CSR order its storage position (`self.order`, what get/set/recordings permute by)."""
+        self.order: dict[str, np.ndarray] = {}
         for conn, (indptr, indices) in self.sparse.items():
-            ptr = f"_{conn}_csc_ptr"
-            if ptr not in self.arrays:
-                continue
-            self.m._columns(indptr, indices, self.m.SPARSE[conn][4], self.arrays[ptr],
-                            self.arrays[f"_{conn}_csc_row"], self.arrays[f"_{conn}_csc_pos"])
+            nnz = len(indices)
+            made = {}
+            for role, size in (("csc_ptr", self.m.SPARSE[conn][4] + 1), ("csc_row", nnz), ("csr_to_csc", nnz)):
+                name = f"_{conn}_{role}"
+                if name not in self.arrays:        # not read by a kernel: the host's own copy
+                    self.arrays[name] = np.zeros(size, np.int64)
+                made[role] = self.arrays[name]
+            self.m._columns(indptr, indices, self.m.SPARSE[conn][4], made["csc_ptr"], made["csc_row"],
+                            made["csr_to_csc"])
+            self.order[conn] = made["csr_to_csc"]
 
     # ------------------------------------------------------------------ arrays
 
@@ -112,12 +120,24 @@ class Simulation:
         return self.states[name]
 
     def _view(self, name: str) -> np.ndarray:
-        """The state in the Executable's layout: a view of the stored array (a tied variable shares
-        its original's array), transposed where the module stores it the other way round
-        (dense pairs are stored (N_pre, N_post))."""
+        """The state in the Executable's layout (a tied variable shares its original's array):
+        the stored array, or its transpose (dense pairs are stored (N_pre, N_post)), or a copy
+        permuted from column to row order (sparse pairs are stored pre neuron by pre neuron)."""
         st = self._state(name)
         stored = self.arrays[st[6]]
-        return stored.T if st[11] else stored
+        if st[11] == "transposed":
+            return stored.T
+        if st[11] == "columns":
+            return stored[self.order[st[1]]]
+        return stored
+
+    def _store(self, st, value: np.ndarray) -> None:
+        """Write `value`, in the Executable's layout, into the owned state `st`'s storage."""
+        stored = self.arrays[st[6]]
+        if st[11] == "columns":
+            stored[self.order[st[1]]] = value
+        else:
+            self._view(st[0])[...] = value
 
     def _sparse_state(self, name: str):
         owner, _, what = name.rpartition(".")
@@ -151,20 +171,21 @@ class Simulation:
 
     def _write(self, st, value: np.ndarray) -> None:
         """Store `value` (in the Executable's layout of the owned state `st`), quantised if fixed point."""
-        array = self._view(st[0])
+        array = self.arrays[st[6]]
         fixed = st[8]
         if fixed is None:
-            array[...] = value
+            self._store(st, value)
             return
         scale, rounding, saturate, bits, signed = fixed
         src = np.ascontiguousarray(value, dtype=np.float64).reshape(-1)
         dst = np.empty_like(src)
         self.m._fixed_array(dst, src, self._rounding_index(st), self.seed, st[9], self.step, scale, rounding,
                             saturate, bits, signed)
-        array[...] = dst.reshape(array.shape)
+        self._store(st, dst.reshape(np.shape(value)))
 
     def _rounding_index(self, st) -> np.ndarray:
-        array = self._view(st[0])
+        """The RNG element index of each element of `st` in the Executable's layout."""
+        array = self.arrays[st[6]]
         kind = st[10]
         if kind == "one_to_one":
             i = np.arange(array.shape[0], dtype=np.int64)
@@ -330,8 +351,11 @@ class Simulation:
             array = self.arrays[self.states[src][6]]        # as stored
             n = array.size
             frames = rec[offsets[src]:offsets[src] + steps * n].reshape((steps,) + array.shape).astype(array.dtype)
-            if self.states[name][11]:
+            layout = self.states[name][11]
+            if layout == "transposed":
                 frames = np.ascontiguousarray(np.swapaxes(frames, -1, -2))
+            elif layout == "columns":
+                frames = frames[:, self.order[self.states[name][1]]]
             out[name] = frames
         return out
 

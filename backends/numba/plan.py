@@ -56,24 +56,31 @@ class StatePlan:
         return self.tie is None
 
     @property
-    def presynaptic_major(self) -> bool:
-        """Stored (N_pre, N_post): a dense per-pair state, so that the pairs of one presynaptic neuron
-        (what a spike delivers through, what an `on pre` rule changes) are contiguous. The
-        Executable's layout stays (N_post, N_pre): the host transposes at the boundary."""
-        return self.tie is None and self.side == "syn" and len(self.shape) == 2
+    def storage(self) -> str | None:
+        """How this owned per-pair state is stored, if not as the Executable's array: "transposed"
+        (dense: (N_pre, N_post)) or "columns" (sparse: the pairs in column order, pre neuron by
+        pre neuron), so that the pairs of one presynaptic neuron (what its spike delivers through,
+        what an `on pre` rule changes) are contiguous. The host converts at the boundary."""
+        if self.tie is not None or self.side != "syn":
+            return None
+        if len(self.shape) == 2:
+            return "transposed"
+        return "columns" if self.shape == ("nnz",) else None
 
     @property
     def storage_shape(self) -> tuple:
-        return tuple(reversed(self.shape)) if self.presynaptic_major else self.shape
+        return tuple(reversed(self.shape)) if self.storage == "transposed" else self.shape
 
     @property
-    def flipped(self) -> bool:
-        """The contract's (logical) array is the transpose of the stored one (a tie through a
-        transposition of a presynaptic-major original is not)."""
+    def layout(self) -> str | None:
+        """How the Executable's array is obtained from the stored one: "transposed", "columns"
+        (permuted from column to row order), or None (as stored). A tie through a transposition
+        of a transposed original is stored as it is read."""
         if self.tie is not None:
             base, transposed = self.tie
-            return len(self.shape) == 2 and base.presynaptic_major != transposed
-        return self.presynaptic_major
+            flipped = len(self.shape) == 2 and (base.storage == "transposed") != transposed
+            return "transposed" if flipped else None
+        return self.storage
 
 
 @dataclass
