@@ -47,6 +47,7 @@ except ImportError:  # loaded by snnlang itself
     from snnlang import _lava_shim as _compat
     from snnlang_backends.lava import runtime as R
 _compat.apply()
+R.prepare_lava_import()
 
 from lava.magma.core.decorator import implements, requires, tag  # noqa: E402
 from lava.magma.core.model.py.model import PyLoihiProcessModel  # noqa: E402

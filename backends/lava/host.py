@@ -46,6 +46,7 @@ class NumericalError(RuntimeError):
 
 def _lava():
     """Lava's classes, imported on first use (importing Lava sets the `fork` start method)."""
+    R.prepare_lava_import()
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg

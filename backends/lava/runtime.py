@@ -25,6 +25,40 @@ import math
 
 import numpy
 
+# ----------------------------------------------------------------- importing Lava
+
+
+def prepare_lava_import() -> None:
+    """Importing Lava runs `multiprocessing.set_start_method('fork')`, which raises "context has
+    already been set" if anything fixed the start method before -- even a call of
+    `multiprocessing.get_start_method()`. When the method is 'fork' already, that call is made
+    harmless while Lava is imported; another method is an error that says so."""
+    import multiprocessing
+    import sys
+    name = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    if name in sys.modules:
+        return
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None:
+        return
+    if current != "fork":
+        raise RuntimeError(f"Lava runs its processes with multiprocessing's 'fork' start method, but this "
+                           f"program already chose {current!r}; create the Lava network before choosing it, "
+                           "or run Lava in a process of its own")
+    original = multiprocessing.set_start_method
+
+    def tolerant(method, force=False):
+        if method != multiprocessing.get_start_method(allow_none=True) or force:
+            original(method, force=force)
+
+    multiprocessing.set_start_method = tolerant
+    try:
+        import importlib
+        importlib.import_module(name)
+    finally:
+        multiprocessing.set_start_method = original
+
+
 # ----------------------------------------------------------------- the RNG (snnlang/ir/rng.py)
 
 MASK32 = 0xFFFFFFFF

@@ -327,3 +327,15 @@ def test_generated_source_is_deterministic():
     assert lava.source(ir, "net") == lava.source(ir_of(NATIVE), "net")
     text = lava.source(ir, "net")
     assert "@tag('floating_pt')" in text and "@tag('fixed_pt')" in text and "inline.snn:" in text
+
+
+def test_lava_imports_after_the_start_method_was_fixed(tmp_path):
+    """Lava's import calls set_start_method('fork'), which fails once anything fixed the start
+    method (even get_start_method()); the backend makes that harmless when it is 'fork'."""
+    (tmp_path / "m.snn").write_text(textwrap.dedent(CUSTOM))
+    script = ("import multiprocessing; multiprocessing.get_start_method(); import numpy, snnlang; "
+              "m = snnlang.compile('m.snn', target='lava'); "
+              "print(m.run(3, inputs=numpy.zeros(10))['out.spike'].shape); m.exe.close()")
+    proc = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "(3, 1, 4)" in proc.stdout
