@@ -339,3 +339,30 @@ def test_lava_imports_after_the_start_method_was_fixed(tmp_path):
     proc = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "(3, 1, 4)" in proc.stdout
+
+
+def test_sparse_connections_follow_the_reference(built):
+    ir = ir_of(CUSTOM.replace("Plastic(dense)", "Plastic(sparse(p = 0.4))"))
+    exe, ref = built(ir, seed=6), reference.build(ir, "net", Options(seed=6))
+    data = {"x": np.full((1, 10), 0.7)}
+    for e in (exe, ref):
+        e.run_phase(PhaseRun("present", 15, None, frozenset({"C"}), data, ()))
+    assert exe.state_names() == ref.state_names()       # CSR index arrays included
+    for name in ref.state_names():
+        np.testing.assert_array_equal(exe.get(name), ref.get(name), err_msg=name)
+
+
+def test_static_projections_map_to_dense_including_one_to_one(built):
+    text = NATIVE.replace("layer out = LIF(3)", "layer out = LIF(3)\n    layer relay = LIF(3)") + \
+        "    connect R: out -> relay with Fixed(one_to_one):\n        init w = 2.5\n        delay 1\n"
+    text = text.replace("network net:", "synapse Fixed:\n    state w = 1\n    on pre:\n        post.I += w\n\n"
+                        "network net:")
+    ir = ir_of(text)
+    exe, ref = built(ir, seed=7), reference.build(ir, "net", Options(seed=7))
+    assert {k: v["kind"] for k, v in exe.m.NATIVE.items()} == {"out": "lif", "relay": "lif",
+                                                               "S": "learning_dense", "R": "dense"}
+    run = PhaseRun(None, 200, None, frozenset({"S"}), {}, ("relay.spike",))
+    a, b = exe.run_phase(run), ref.run_phase(run)
+    assert b["relay.spike"].sum() > 5
+    np.testing.assert_array_equal(a["relay.spike"], b["relay.spike"])
+    np.testing.assert_array_equal(exe.get("R.w"), ref.get("R.w"))          # the diagonal, as (3,)
