@@ -78,6 +78,7 @@ TABLES: dict[str, dict] = {
         "file": "bioleaf.snn",
         "rows": [
             Row("BioLeaF, random feedback B", _nets("bioleaf", "bioleaf_nmnist")),
+            Row("BioLeaF, B tied to W^T (the special case)", {"mnist-offline": "bioleaf_tied"}),
             Row("BPTT baseline (same network, surrogate gradient)", _nets("bioleaf", "bioleaf_nmnist"), **BPTT),
             AnnRow("ANN 800 (ReLU, SGD)", (800,)),
         ],
@@ -214,6 +215,8 @@ def main() -> None:
             row = Row(row.label, row.networks, {**extra, **row.params}, row.target, row.batch, row.learning,
                       row.options)
         for data in args.data:
+            if isinstance(row, Row) and data not in row.networks:
+                continue                 # the model file has no network of this row for this data
             start = time.perf_counter()
             if isinstance(row, AnnRow):
                 r = run_ann(row, data, args.epochs, limit, args.seed)
