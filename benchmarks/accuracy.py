@@ -231,7 +231,15 @@ def main() -> None:
             results[(row.label, data)] = r
             print(f"{row.label:<52} {data:<20} {100 * r['final']:6.2f} % (best {100 * r['best']:.2f})  "
                   f"{time.perf_counter() - start:7.1f} s", flush=True)
-    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:])
+    shown, skip = [], False      # the command that makes this table: without where its output goes
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a in ("--out", "--json"):
+            skip = True
+        else:
+            shown.append(a)
+    command = "python benchmarks/accuracy.py " + " ".join(shown)
     text = render(args.model, table, results, args, command)
     if args.out == "-":
         print(text)
