@@ -1,17 +1,17 @@
 """Surrogate-gradient backpropagation through time of the same network: the "backprop"
-baseline that BioGrad, BioLeaF and SSNN-BP are compared with.
+baseline that a local learning rule is compared with.
 
 `snnlang.compile(model, target="torch", learning="bptt", loss=..., optimizer=..., lr=...)`
 gives a Model whose `train` uses a `BPTTTrainer` instead of the model's own plasticity:
   * the network is the same: the same neurons, sizes, encoders, connections, readout and random
-    draws; the forward pass is the schedule's `infer` phases (for BioGrad: `forward`), run by a
+    draws; the forward pass is the schedule's `infer` phases (e.g. a `forward` phase), run by a
     second generated module (`mode="bptt"`) that differs from the executable's only where
     gradients need it (gen_populations.py): a spike `v > theta` is a step forward and has the
     surrogate derivative backward (ops.Surrogate), and event-masked additions (`on spike += 1`)
     are products with the spike, so gradients reach the spike counts;
-  * the local rules are ignored: no phase is plastic, and periodic phases (BioGrad's sleep) do
+  * the local rules are ignored: no phase is plastic, and periodic phases (e.g. a sleep phase) do
     not run;
-  * the logits are the argument of the readout's argmax (BioGrad: the output spike counts
+  * the logits are the argument of the readout's argmax (e.g. the output spike counts
     `out.n`), the loss is cross-entropy on them by default (`loss="mse"`, or any callable
     (logits, labels) -> scalar), the optimiser a torch one (`"adam"`, `"sgd"`, or a class);
   * what is trained are the states the plasticity would write: the per-pair states assigned by

@@ -15,7 +15,7 @@ of the handlers whose phase runs; if active, the traces' `on` clauses. Learning 
 reference: each batch row b updates its own copy W_b of what it writes, starting from the shared
 W; then W <- W_1 (one row) or W + reduce_b(W_b - W), `reduce` being the model's `batch sum|mean`
 over every row of every process (G.R, see distributed.py). For dense connections whose
-statements are additive and separable (`w += lr * post.e * pre.a`, BioGrad's rules) the reduced
+statements are additive and separable (`w += lr * post.e * pre.a`, error-times-rate rules) the reduced
 change is computed directly as a batched outer product (no per-row copies); statements that
 read what an earlier one wrote, masks, and non-linear rules (`w = clip(...)`) take the per-row
 path. Syn-side traces are shared by the batch; their per-step argument is reduced like a change.
