@@ -107,6 +107,9 @@ def build(model: ModelIR, network: str, options: Options | None = None):
         the_plan = plan(model, network, options)
     except PlanError as exc:
         raise CompileError(exc.diagnostics, str(exc)) from None
+    if the_plan.natives and options.batch != 1:
+        raise BuildError(f"Lava's native processes ({', '.join(sorted(the_plan.natives))}) run one sample at a "
+                         "time: use batch=1, or native='off' to run batches as custom processes")
     accepted = [d for d in the_plan.diagnostics if d.severity.value == "warning"]
     if accepted:   # approximations the caller accepted (approximate=True): said, never silent
         import warnings

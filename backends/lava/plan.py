@@ -96,7 +96,7 @@ def plan_network(model: ModelIR, network: str, options: dict | None = None) -> N
                 "which the Lava backend cannot run", c.origin,
                 "on Loihi (and in Lava) every connection owns its synaptic memory; a tied matrix would "
                 f"need every write to `{c.tie.other}` mirrored into `{c.name}`. Drop the `tie` and give "
-                f"`{c.name}` its own weights (e.g. trained to mirror, as BioGrad's sleep phase does)"))
+                f"`{c.name}` its own weights (a local rule can train them to mirror the other matrix)"))
         for h in syn.handlers:
             if h.trigger in ("start", "end"):
                 diags.append(error(

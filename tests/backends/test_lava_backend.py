@@ -204,7 +204,7 @@ def test_options_and_unsupported_models_say_what_to_do(built):
         lava.build(ir, "net", Options(dtype="float32"))
     with pytest.raises(lava.BuildError, match="native="):
         lava.build(ir, "net", Options(extra={"native": "maybe"}))
-    with pytest.raises(ValueError, match="batch=1"):
+    with pytest.raises(lava.BuildError, match="batch=1"):
         lava.build(ir_of(NATIVE), "net", Options(batch=2))
     exe = built(ir, batch=2)                                # custom processes take batches
     assert exe.get("out.v").shape == (2, 4)

@@ -28,6 +28,7 @@ QUICK = {
 # scripts run elsewhere, under the conditions they need (the test named must run the script)
 ELSEWHERE = {
     "train_distributed.py": ROOT / "tests" / "backends" / "test_torch_distributed.py",   # under torchrun
+    "biograd_loihi_lava.py": ROOT / "tests" / "backends" / "test_lava_biograd.py",      # Lava runs it slowly
 }
 
 
