@@ -8,8 +8,8 @@ error events in the feedback phase; see the file's docstring) trained by its own
   snnlang torch        snnlang.compile(..., target="torch"), 1 CPU thread
   PyTorch by hand      `HandBioGrad` below: the same equations as a researcher writes them,
                        dense tensor operations per step, 1 CPU thread
-The hand-written version has no sleep phase (every 500 samples) and none of the runs reaches
-one: `samples_seen` is reset before each repetition. As a check that it does the same work, the
+The hand-written version has no sleep phase, so the snnlang runs set the network's `N_s` (sleep
+every N_s samples) beyond the run length and reach none either. As a check that it does the same work, the
 mean forward rates of the hidden and output layers of both torch versions are printed (they
 see different random numbers, so they agree statistically).
 
@@ -58,6 +58,7 @@ def constants() -> dict:
     net = ir.networks[NETWORK]
     k = {name: float(v) for name, v in net.params}
     k.update({v.name: float(v.init) for v in ir.neurons["MC"].of_kind("param")})
+    k["th_e_out"] = next(float(v.init) for v in ir.neurons["MCOut"].of_kind("param") if v.name == "th_e")
     for c in net.connections:
         k.update({f"{c.name}.{name}": float(v) for name, v in c.params})
     k["sizes"] = [net.population(p).size for p in ("x", "hid1", "hid2", "out")]
@@ -87,9 +88,8 @@ class HandBioGrad:
         self.gen = torch.Generator().manual_seed(seed + 1)
         self.last_rates = (0.0, 0.0, 0.0)
 
-    def _error(self, u):
-        """Signed error events carrying +-th_e: q = th_e ((u >= th_e) - (u <= -th_e))."""
-        th = self.k["th_e"]
+    def _error(self, u, th: float):
+        """Signed error events carrying +-th: q = th ((u >= th) - (u <= -th))."""
         return th * ((u >= th).to(self.dtype) - (u <= -th).to(self.dtype))
 
     def train_batch(self, x, y) -> None:
@@ -122,13 +122,13 @@ class HandBioGrad:
         pre = [rate_x, rate[0], rate[1]]
         for _ in range(T_b):                                        # feedback phase
             u[0] = u[0] + psi[0] * fb1                               # hid1 apical: Psi * (B1 q_hid2)
-            q1 = self._error(u[0])
+            q1 = self._error(u[0], k["th_e"])
             u[0] = u[0] - q1
             u[1] = u[1] + psi[1] * fb2                               # hid2 apical: Psi * (B2 q_out)
-            q2 = self._error(u[1])
+            q2 = self._error(u[1], k["th_e"])
             u[1] = u[1] - q2
             u[2] = u[2] + target - rate[2]                           # output error e = y - a
-            q3 = self._error(u[2])
+            q3 = self._error(u[2], k["th_e_out"])   # the output's spikes are larger
             u[2] = u[2] - q3
             fb1, fb2 = q2 @ self.B1.T, q3 @ self.B2.T                # arrive one step later (a cycle)
             for layer, q in enumerate((q1, q2, q3)):                 # dW = lr q a_pre^T, batch mean
@@ -198,9 +198,10 @@ def worker_main(argv: list[str]) -> None:
             extra.update(learning="bptt", loss="cross_entropy", optimizer="adam", lr=1e-3)
         model = snnlang.compile(MODEL, target="numba" if tool == "numba" else "torch", network=NETWORK, batch=batch,
                                 seed=0, dtype=dtype_name, **extra)
+        if tool != "bptt":
+            model.set_param(NETWORK, "N_s", 10 ** 9)               # no sleep: the hand version has none
         model.train(warm, progress=False, shuffle=False)
         for _ in range(repeat):
-            model.samples_seen = 0
             t = time.perf_counter()
             model.train(data, progress=False, shuffle=False)
             times.append(time.perf_counter() - t)
