@@ -6,6 +6,7 @@ T_f = 20 forward steps and T_b = 20 feedback steps, the feed-forward weights lea
 error events in the feedback phase; see the file's docstring) trained by its own rules:
   snnlang numba        snnlang.compile(..., target="numba")
   snnlang torch        snnlang.compile(..., target="torch"), 1 CPU thread
+  ... compile=True     the same through torch.compile (its compilation is in the warm-up batch)
   PyTorch by hand      `HandBioGrad` below: the same equations as a researcher writes them,
                        dense tensor operations per step, 1 CPU thread
 The hand-written version has no sleep phase, so the snnlang runs set the network's `N_s` (sleep
@@ -43,9 +44,10 @@ import peer_common as pc  # noqa: E402
 MODEL = pc.ROOT / "models" / "biograd.snn"
 NETWORK = "biograd"
 SCRIPT = Path(__file__).resolve()
-LOCAL = ("numba", "torch", "hand")
+LOCAL = ("numba", "torch", "torch_compiled", "hand")
 BPTT = ("bptt", "snntorch")
-LABELS = {"numba": "snnlang numba", "torch": "snnlang torch (CPU)", "hand": "PyTorch by hand",
+LABELS = {"numba": "snnlang numba", "torch": "snnlang torch (CPU)", "torch_compiled": "snnlang torch (CPU), compile=True",
+          "hand": "PyTorch by hand",
           "bptt": "snnlang torch, learning=bptt", "snntorch": "snnTorch"}
 
 
@@ -189,11 +191,13 @@ def worker_main(argv: list[str]) -> None:
     dtype = getattr(torch, dtype_name)
     out: dict = {"tool": tool, "batch": batch, "samples": n}
     times = []
-    if tool in ("numba", "torch", "bptt"):
+    if tool in ("numba", "torch", "torch_compiled", "bptt"):
         import snnlang
         extra = {}
         if tool != "numba":
             extra = {"device": "cpu", "threads": 1}
+        if tool == "torch_compiled":
+            extra["compile"] = True
         if tool == "bptt":
             extra.update(learning="bptt", loss="cross_entropy", optimizer="adam", lr=1e-3)
         model = snnlang.compile(MODEL, target="numba" if tool == "numba" else "torch", network=NETWORK, batch=batch,

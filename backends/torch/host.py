@@ -326,13 +326,20 @@ class TorchExecutable:
         """What stays the same for a whole `run_phase` call (or a reset: no phase)."""
         G = self.G
         if run is None:
-            G.phase, G.active, G.plastic, G.data, G.k, G.n_steps = None, frozenset(), frozenset(), {}, 0, 0
+            G.phase, G.active, G.plastic, G.k, G.n_steps = None, frozenset(), frozenset(), 0, 0
+            if not self._tensor_keys:
+                G.data = {}
             return
         names = set(self.m.CONNECTIONS) | {d[0] for d in self.m.DATA}
         G.phase = run.phase
         G.active = frozenset(names) if run.active is None else frozenset(run.active)
         G.plastic = frozenset(self.m.CONNECTIONS) if run.plastic is None else frozenset(run.plastic)
-        G.data = data or {}
+        if self._tensor_keys:
+            # torch.compile: the same keys in every phase (an inactive input keeps its last
+            # tensor, unread); a key that vanished made dynamo's recompile check raise KeyError
+            G.data = {**G.data, **(data or {})}
+        else:
+            G.data = data or {}
         G.n_steps = int(run.steps)
 
     def _at_step(self) -> None:

@@ -73,7 +73,7 @@ def test_simulate_vs_nest_prints_its_tables():
 
 def test_train_vs_pytorch_prints_its_tables_and_the_hand_version_matches():
     out = run("train_vs_pytorch.py", "--batches", "2", "--samples", "2", "--repeat", "1", "--check", "--quiet")
-    for label in ("snnlang numba", "snnlang torch (CPU)", "PyTorch by hand", "snnlang torch, learning=bptt", "snnTorch"):
+    for label in ("snnlang numba", "snnlang torch (CPU)", "snnlang torch (CPU), compile=True", "PyTorch by hand", "snnlang torch, learning=bptt", "snnTorch"):
         assert rows(out, label), label
     # same weights, 8 samples: the forward rates differ only by the Poisson input draws. hid1/hid2
     # average 8 x 500 x 20 spike indicators (sd ~ 0.002 at a rate of 0.17), out 8 x 10 x 20 (sd ~ 0.01)
