@@ -171,7 +171,9 @@ def render(model: str, table: dict, results: dict, args, command: str) -> str:
              f"Produced by `{command}` (seed {args.seed}, {args.epochs} epochs) on "
              f"{platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}, "
              f"{time.strftime('%Y-%m-%d')}. Test accuracy after the last epoch (best epoch in brackets); "
-             "every configuration sees the same training and test samples of each data set.", "",
+             "every configuration sees the same training and test samples of each data set. "
+             f"What the figures say, and where they fall short of the paper: docs/models/{model}.md, "
+             "section Results.", "",
              "| configuration | " + " | ".join(DATASETS) + " | time |", "|---|" + "---|" * len(DATASETS) + "---|"]
     for row in table["rows"]:
         cells, seconds = [], 0.0
