@@ -1,17 +1,15 @@
-"""Building Python source: indented lines with `.snn` origin comments, and unique identifiers."""
+"""Building Python source for the numba backend: the shared builder (backends/codegen.py) with
+numba's reserved names, and the kernel table that defines identical kernels once."""
 
 from __future__ import annotations
 
-import keyword
-import re
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePath
 
-from snnlang.diagnostics import Span
+from ..codegen import INDENT, identifier, where
+from ..codegen import Code as _Code
+from ..codegen import NameTable as _NameTable
 
-INDENT = "    "
-COMMENT_COLUMN = 72
+__all__ = ["INDENT", "Code", "Kernel", "KernelTable", "NameTable", "decorator", "identifier", "where"]
 
 # Kernels are compiled as part of the three njit entry points that call them (`_run`, `_init`,
 # `_hooks`; register_jitable): as njit functions of their own numba would generate their machine
@@ -23,97 +21,17 @@ def decorator(role: str) -> str:
     return KERNEL
 
 
-def where(origin: Span | None) -> str | None:
-    """`file.snn:LINE` of an IR origin (the file's base name, so the text does not depend on the
-    checkout's location)."""
-    if origin is None:
-        return None
-    return f"{PurePath(origin.file).name}:{origin.line}"
+class Code(_Code):
+    """Lines of a generated numba module (tags at column 72: its kernels nest deeper)."""
+
+    comment_column = 72
 
 
-class Code:
-    """Lines of Python; `line(text, origin)` appends `# file.snn:LINE` when the IR knows where
-    the statement came from."""
+class NameTable(_NameTable):
+    """Unique local names of a generated njit function."""
 
-    def __init__(self, level: int = 0) -> None:
-        self.lines: list[str] = []
-        self.level = level
-
-    def line(self, text: str = "", origin: Span | str | None = None) -> None:
-        if not text:
-            self.lines.append("")
-            return
-        out = INDENT * self.level + text
-        tag = origin if isinstance(origin, str) else where(origin)
-        if tag:
-            out = out.ljust(COMMENT_COLUMN) + "  # " + tag if len(out) < COMMENT_COLUMN else out + "  # " + tag
-        self.lines.append(out)
-
-    def comment(self, text: str, origin: Span | None = None) -> None:
-        tag = where(origin)
-        self.lines.append(INDENT * self.level + "# " + text + (f"  ({tag})" if tag else ""))
-
-    @contextmanager
-    def block(self, header: str, origin: Span | str | None = None, fill: bool = True):
-        """An indented block under `header` (`pass` if it stays empty, unless fill=False)."""
-        self.line(header, origin)
-        self.level += 1
-        start = len(self.lines)
-        yield self
-        if fill and len(self.lines) == start:
-            self.line("pass")
-        self.level -= 1
-
-    def extend(self, other: "Code") -> None:
-        self.lines.extend(other.lines)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-_IDENT = re.compile(r"[^0-9A-Za-z_]")
-
-
-def identifier(text: str) -> str:
-    """A Python identifier made from `text` (dots and other signs become underscores)."""
-    out = _IDENT.sub("_", text)
-    if not out or out[0].isdigit():
-        out = "v_" + out
-    if keyword.iskeyword(out):
-        out += "_"
-    return out
-
-
-class NameTable:
-    """Unique local names in one generated function (first come, first served)."""
-
-    RESERVED = {"numpy", "math", "njit", "range", "float", "int", "abs", "min", "max", "len", "True",
-                "False", "None", "step", "seed", "phase", "consts", "bad", "t"}
-
-    def __init__(self, reserved: set[str] | None = None) -> None:
-        self.taken: set[str] = set(self.RESERVED | (reserved or set()))
-        self.by_key: dict[object, str] = {}
-
-    def get(self, key: object, hint: str) -> str:
-        if key in self.by_key:
-            return self.by_key[key]
-        base = identifier(hint)
-        name, n = base, 2
-        while name in self.taken or name.startswith("_"):
-            if name.startswith("_"):
-                base = "v" + base
-                name = base
-                continue
-            name, n = f"{base}_{n}", n + 1
-        self.taken.add(name)
-        self.by_key[key] = name
-        return name
-
-    def fixed(self, key: object, name: str) -> str:
-        """Reserve an exact name (internal ones start with `_`)."""
-        self.taken.add(name)
-        self.by_key[key] = name
-        return name
+    RESERVED = _NameTable.RESERVED | {"numpy", "math", "njit", "range", "abs", "min", "max", "len", "step",
+                                      "seed", "phase", "consts", "bad", "t"}
 
 
 @dataclass
