@@ -224,7 +224,7 @@ def generate_connection(conn: ConnectionIR, index: int, n_populations: int, syn:
         code.line(f"SAME_STEP = {conn.same_step!r}")
         code.line(f"DELAY, NATURAL_DELAY = {delay}, {natural}")
         code.line(f"TRANSMIT_READS_POST = {transmit_reads_post(syn)!r}")
-        code.line(f"BATCH_MODE = BATCH_MODE_OF_NETWORK")
+        code.line("BATCH_MODE = BATCH_MODE_OF_NETWORK")
         code.line()
         _constructor(code)
         code.line()

@@ -112,7 +112,7 @@ class LavaNetwork(NativeOwners):
         if module.NATIVE and int(batch) != 1:
             raise ValueError("Lava's native processes (LIF, Dense, LearningDense) run one sample at a "
                              "time: use batch=1")
-        self.m = m = module
+        self.m = module
         self.seed = int(seed) & 0xFFFFFFFF
         self.batch = int(batch)
         self.tag = tag

@@ -27,10 +27,10 @@ from snnlang.diagnostics import Diagnostic, Severity
 from snnlang.ir import functions as F
 from snnlang.ir.model import ConnectionIR, ModelIR, NetworkIR
 
-from .fit_lif import LifConfig, LifFit, fit_lif, lif_config
-from .fixed import Conversion, convert
+from .fit_lif import LifFit, fit_lif, lif_config
+from .fixed import convert
 from .gen_connection import delivery_list, peer_reads
-from .rules import Misfit, RulePlan, translate
+from .rules import RulePlan, translate
 from .wiring import delays
 
 TAGS = ("floating_pt", "fixed_pt")

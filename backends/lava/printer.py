@@ -13,7 +13,6 @@ generated kernel (`A['v']`, `P['tau']`, `pre(V['a'])`), `_cK` as an exact litera
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import sympy
@@ -23,17 +22,9 @@ from sympy.printing.str import StrPrinter
 
 from snnlang.ir import functions as F
 
+from ..canonical import canonical, float_literal
+
 OP_PREFIX = "ir_"
-
-
-def float_literal(value: float) -> str:
-    """An exact Python literal for a double (parenthesised when negative)."""
-    if math.isnan(value):
-        return "numpy.nan"
-    if math.isinf(value):
-        return "numpy.inf" if value > 0 else "(-numpy.inf)"
-    text = repr(float(value))
-    return f"({text})" if text.startswith("-") else text
 
 
 def _rename_ops(expr: sympy.Expr) -> sympy.Expr:
@@ -66,15 +57,8 @@ class _Printer(NumPyPrinter):
 
 def print_expr(expr, leaf: Callable[[str], str], domain: str = "D") -> str:
     """NumPy code of one IR expression; `leaf(name)` gives the code of an IR name."""
-    expr = sympy.sympify(expr)
-    floats = sorted(expr.atoms(sympy.Float), key=lambda f: float(f))
-    consts = {f: sympy.Symbol(f"_c{k}") for k, f in enumerate(floats)}
-    names = sorted(str(s) for s in expr.free_symbols)
-    args = {sympy.Symbol(n): sympy.Symbol(f"_a{k}") for k, n in enumerate(names)}
-    body = _rename_ops(expr.xreplace(consts).xreplace(args))
-    printer = _Printer({f"_a{k}": n for k, n in enumerate(names)},
-                       {f"_c{k}": float(f) for k, f in enumerate(floats)}, leaf, domain)
-    return printer.doprint(body)
+    canon = canonical(expr)
+    return _Printer(canon.names, canon.floats, leaf, domain).doprint(_rename_ops(canon.expr))
 
 
 class _Describe(StrPrinter):

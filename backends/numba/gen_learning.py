@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from snnlang.ir.model import HandlerIR, TraceIR
 
-from .code import Code
+from .code import Code, Kernel
 from .conn_common import INDICES, ConnNames
 from .gen_transmit import STEP_TRIGGERS, Deliveries
 from .plan import BuildError, ConnPlan, Plan

@@ -171,7 +171,6 @@ class Simulation:
 
     def _write(self, st, value: np.ndarray) -> None:
         """Store `value` (in the Executable's layout of the owned state `st`), quantised if fixed point."""
-        array = self.arrays[st[6]]
         fixed = st[8]
         if fixed is None:
             self._store(st, value)

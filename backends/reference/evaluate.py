@@ -24,6 +24,8 @@ from snnlang.ir import functions as F
 
 from snnlang.ir import rng
 
+from ..canonical import canonical
+
 from .errors import BuildError
 from .functions import namespace, op_names
 
@@ -100,13 +102,10 @@ class Compiled:
             if bad:
                 raise BuildError(f"{domain.name}: {what} `{show(expr)}` reads {', '.join(bad)}, "
                                  "which is not defined there")
-        floats = sorted(expr.atoms(sympy.Float), key=lambda f: float(f))
-        consts = {f: sympy.Symbol(f"_c{k}") for k, f in enumerate(floats)}
-        args = {sympy.Symbol(n): sympy.Symbol(f"_a{k}") for k, n in enumerate(self.names)}
-        body = _rename_ops(expr.xreplace(consts).xreplace(args))
-        self.const_values = tuple(float(f) for f in floats)
-        self.func = sympy.lambdify(list(args.values()) + list(consts.values()), body,
-                                   modules=[domain.namespace, "numpy"])
+        canon = canonical(expr)            # the order of operations every backend follows
+        self.const_values = tuple(canon.floats.values())
+        self.func = sympy.lambdify([sympy.Symbol(s) for s in (*canon.names, *canon.floats)],
+                                   _rename_ops(canon.expr), modules=[domain.namespace, "numpy"])
 
     def __call__(self, lookup: Lookup):
         with np.errstate(all="ignore"):

@@ -20,7 +20,6 @@ One expression is printed in three steps, as in the numba backend:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,6 +29,16 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.str import StrPrinter
 
 from snnlang.ir import functions as F
+
+from ..canonical import Canonical, canonical
+from ..canonical import float_literal as _float_literal
+
+
+def float_literal(value: float) -> str:
+    """An exact Python literal for a double (math.nan / math.inf for the others)."""
+    return _float_literal(value, "math")
+
+
 
 _SETTINGS = {"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": True}
 
@@ -45,41 +54,6 @@ _POP_HELPERS = {"Softmax": "ops.softmax", "Wta": "ops.wta", "PopSum": "ops.popsu
 
 class PrintError(ValueError):
     """An expression uses something that cannot be printed in this place."""
-
-
-@dataclass
-class Canonical:
-    expr: sympy.Expr                 # with _aK / _cK symbols
-    names: dict[str, str]            # "_aK" -> the IR name ("v", "pre.a", "dt", ...)
-    floats: dict[str, float]         # "_cK" -> its exact value
-
-    def original(self, node: sympy.Expr) -> sympy.Expr:
-        """`node` with the IR names and numbers back (for comments)."""
-        back = {sympy.Symbol(k): sympy.Symbol(v) for k, v in self.names.items()}
-        back.update({sympy.Symbol(k): sympy.Float(v) for k, v in self.floats.items()})
-        return node.xreplace(back)
-
-
-def canonical(expr) -> Canonical:
-    """The reference executor's form of `expr` (see the module docstring)."""
-    expr = sympy.sympify(expr)
-    floats = sorted(expr.atoms(sympy.Float), key=lambda f: float(f))
-    consts = {f: sympy.Symbol(f"_c{k}") for k, f in enumerate(floats)}
-    names = sorted(str(s) for s in expr.free_symbols)
-    args = {sympy.Symbol(n): sympy.Symbol(f"_a{k}") for k, n in enumerate(names)}
-    body = expr.xreplace(consts).xreplace(args)
-    return Canonical(body, {f"_a{k}": n for k, n in enumerate(names)},
-                     {f"_c{k}": float(f) for k, f in enumerate(floats)})
-
-
-def float_literal(value: float) -> str:
-    """An exact Python literal for a double (parenthesised when negative)."""
-    if math.isnan(value):
-        return "math.nan"
-    if math.isinf(value):
-        return "math.inf" if value > 0 else "(-math.inf)"
-    text = repr(float(value))
-    return f"({text})" if text.startswith("-") else text
 
 
 @dataclass
