@@ -11,7 +11,6 @@ A network without a row fails with a message saying to add one.
 from __future__ import annotations
 
 import multiprocessing
-import re
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,6 @@
-"""The numba backend: generated code, the compile cache, the standalone package, NaN reports,
-runtime parameters. Agreement with the reference on every model is tests/backends/test_cross_backend.py.
+"""The numba backend: generated code, the compile cache, the standalone package, runtime
+parameters. Agreement with the reference on every model is tests/backends/test_cross_backend.py;
+NaN reports are test_backend_contract.py.
 
 Most tests share the small network TINY, compiled once per machine (the compile cache keeps the
 generated module; numba's own cache keeps its machine code).
@@ -19,8 +20,8 @@ import numpy as np
 import pytest
 
 from snnlang.ir.lower import lower
-from snnlang.runtime.executable import NumericalError, Options, PhaseRun
-from snnlang.semantics.checker import check_path, check_text
+from snnlang.runtime.executable import Options
+from snnlang.semantics.checker import check_path
 from snnlang_backends import numba as nb
 from snnlang_backends import reference
 from snnlang_backends.numba import cache
@@ -28,31 +29,8 @@ from snnlang_backends.numba import cache
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
-TINY = """
-neuron Leaky:
-    param tau = 10
-    param v_th = 2.0
-    state v = 0
-    input I
-    v <- v * exp(-1 / tau) + I
-    spike when v > v_th:
-        v = 0
-
-synapse Hebb:
-    param lr = 0.01
-    state w = 0.5
-    trace x_pre: tau 5 on pre += 1
-    on pre:
-        post.I += w
-    on post:
-        w += lr * x_pre
-
-network tiny:
-    input x = poisson(8, rate = 0.1)
-    layer o = Leaky(3)
-    connect C: x -> o with Hebb(dense):
-        init w = uniform(0.2, 0.6)
-"""
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_models import TINY, free_run, ir_of  # noqa: E402
 
 SOLO = """
 neuron Count:
@@ -64,28 +42,6 @@ neuron Count:
 network solo:
     layer c = Count(2)
 """
-
-BLOW = """
-neuron Blow:
-    state v = 1
-    v <- v * 1e200
-    spike when v > 1e308
-
-network n:
-    layer h = Blow(3)
-"""
-
-
-def ir_of(src: str):
-    checked = check_text(src)
-    assert checked.ok, [f"{d.code}: {d.message}" for d in checked.errors]
-    return lower(checked)
-
-
-def free_run(exe, steps: int, record=(), data=None):
-    plastic = frozenset(c[0] for c in exe.m.CONNECTIONS) if hasattr(exe, "m") else frozenset(
-        c.name for c in exe.network.connections)
-    return exe.run_phase(PhaseRun(None, steps, None, plastic, data or {}, tuple(record)))
 
 
 # ----------------------------------------------------------------------------- generated code
@@ -259,36 +215,6 @@ def test_emitted_package_runs_with_only_numpy_and_numba(tmp_path):
     np.testing.assert_array_equal(np.array(spikes), here["o.spike"])
     np.testing.assert_array_equal(np.array(w), exe.get("C.w"))
     assert step == exe.step == 250
-
-
-# ----------------------------------------------------------------------------- NaN / Inf
-
-
-def test_nan_and_inf_are_reported_like_the_reference():
-    model = ir_of(BLOW)
-    for prepare in (lambda exe: None, lambda exe: exe.set("h.v", np.array([[1.0, 1.0, 1e300]]))):
-        errors = []
-        for build in (nb.build, reference.build):
-            exe = build(model, "n", Options())
-            prepare(exe)
-            with pytest.raises(NumericalError) as info:
-                free_run(exe, 5)
-            errors.append((info.value.name, info.value.step_number, info.value.index, exe.step))
-        assert errors[0] == errors[1]
-    assert errors[0][:3] == ("h.v", 0, (0, 2))
-
-
-def test_nan_in_a_weight_names_the_weight():
-    model = ir_of(TINY.replace("w += lr * x_pre", "w *= 1e100"))
-    exe = nb.build(model, "tiny", Options(seed=3))
-    with pytest.raises(NumericalError) as info:
-        free_run(exe, 500)
-    ref = reference.build(model, "tiny", Options(seed=3))
-    with pytest.raises(NumericalError) as ref_info:
-        free_run(ref, 500)
-    assert info.value.name == ref_info.value.name == "C.w"
-    assert (info.value.step_number, info.value.index) == (ref_info.value.step_number, ref_info.value.index)
-    assert exe.step == ref.step
 
 
 # ----------------------------------------------------------------------------- runtime parameters

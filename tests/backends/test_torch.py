@@ -1,7 +1,7 @@
-"""The torch backend: generated code, the module cache, devices, NaN reports, runtime parameters,
-float32, torch.compile. Agreement with the reference on every model (float64, CPU) is
-tests/backends/test_cross_backend.py; BPTT is test_torch_bptt.py, data parallelism
-test_torch_distributed.py.
+"""The torch backend: generated code, the module cache, devices, runtime parameters, float32,
+torch.compile. Agreement with the reference on every model (float64, CPU) is
+tests/backends/test_cross_backend.py; NaN reports test_backend_contract.py; BPTT is
+test_torch_bptt.py, data parallelism test_torch_distributed.py.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from snnlang.ir.lower import lower
-from snnlang.runtime.executable import NumericalError, Options, PhaseRun
-from snnlang.semantics.checker import check_path, check_text
+from snnlang.runtime.executable import Options, PhaseRun
+from snnlang.semantics.checker import check_path
 from snnlang_backends import reference
 from snnlang_backends import torch as tb
 from snnlang_backends.torch import ops
@@ -28,54 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
 import test_cross_backend as cross  # noqa: E402  (its drivers: phases, data, events)
 
-TINY = """
-neuron Leaky:
-    param tau = 10
-    param v_th = 2.0
-    state v = 0
-    input I
-    v <- v * exp(-1 / tau) + I
-    spike when v > v_th:
-        v = 0
-
-synapse Hebb:
-    param lr = 0.01
-    state w = 0.5
-    trace x_pre: tau 5 on pre += 1
-    on pre:
-        post.I += w
-    on post:
-        w += lr * x_pre
-
-network tiny:
-    input x = poisson(8, rate = 0.1)
-    layer o = Leaky(3)
-    connect C: x -> o with Hebb(dense):
-        init w = uniform(0.2, 0.6)
-"""
-
-BLOW = """
-neuron Blow:
-    state v = 1
-    v <- v * 1e200
-    spike when v > 1e308
-
-network n:
-    layer h = Blow(3)
-"""
-
-
-def ir_of(src: str):
-    checked = check_text(src)
-    assert checked.ok, [f"{d.code}: {d.message}" for d in checked.errors]
-    return lower(checked)
-
-
-def free_run(exe, steps: int, record=(), data=None):
-    plastic = frozenset(exe.m.CONNECTIONS) if hasattr(exe, "m") else frozenset(
-        c.name for c in exe.network.connections)
-    return exe.run_phase(PhaseRun(None, steps, None, plastic, data or {}, tuple(record)))
-
+from tiny_models import TINY, free_run, ir_of  # noqa: E402
 
 # ----------------------------------------------------------------------------- generated code
 
@@ -222,36 +175,6 @@ def test_float32_biograd_rates():
         tolerance = 0.15 if name.endswith((".pos", ".neg")) else 0.02
         assert abs(got - want) <= tolerance * want + 5, f"`{name}`: {got} events in float32, {want} in float64"
     assert counts["out.spike"][0] > 0 and counts["hid2.pos"][0] + counts["hid2.neg"][0] > 0
-
-
-# ----------------------------------------------------------------------------- NaN / Inf
-
-
-def test_nan_and_inf_are_reported_like_the_reference():
-    model = ir_of(BLOW)
-    for prepare in (lambda exe: None, lambda exe: exe.set("h.v", np.array([[1.0, 1.0, 1e300]]))):
-        errors = []
-        for build in (tb.build, reference.build):
-            exe = build(model, "n", Options())
-            prepare(exe)
-            with pytest.raises(NumericalError) as info:
-                free_run(exe, 5)
-            errors.append((info.value.name, info.value.step_number, info.value.index, exe.step))
-        assert errors[0] == errors[1]
-    assert errors[0][:3] == ("h.v", 0, (0, 2))
-
-
-def test_nan_in_a_weight_names_the_weight():
-    model = ir_of(TINY.replace("w += lr * x_pre", "w *= 1e100"))
-    exe = tb.build(model, "tiny", Options(seed=3))
-    with pytest.raises(NumericalError) as info:
-        free_run(exe, 500)
-    ref = reference.build(model, "tiny", Options(seed=3))
-    with pytest.raises(NumericalError) as ref_info:
-        free_run(ref, 500)
-    assert info.value.name == ref_info.value.name == "C.w"
-    assert (info.value.step_number, info.value.index) == (ref_info.value.step_number, ref_info.value.index)
-    assert exe.step == ref.step
 
 
 # ----------------------------------------------------------------------------- runtime parameters
