@@ -6,9 +6,12 @@ Everything under it is derived data, safe to delete at any time. Writers go thro
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 
 def cache_root() -> Path:
@@ -32,3 +35,20 @@ def atomic_write(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    """Import the generated module at `path` as `name` (once per process: a second call returns
+    the module already imported from that file). A module that fails to execute is not kept."""
+    module = sys.modules.get(name)
+    if module is not None and getattr(module, "__file__", None) == str(path):
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module

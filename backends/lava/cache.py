@@ -10,13 +10,11 @@ host names every custom process's model explicitly (Loihi2SimCfg's exception map
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from snnlang.cache import atomic_write, cache_root
+from snnlang.cache import atomic_write, cache_root, import_file
 
 from .gen_module import FORMAT
 
@@ -36,19 +34,7 @@ def key_of(source: str, version: str) -> str:
 
 
 def _import(path: Path) -> ModuleType:
-    name = f"snnlang_lava_{path.stem}"
-    module = sys.modules.get(name)
-    if module is not None and getattr(module, "__file__", None) == str(path):
-        return module
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return import_file(path, f"snnlang_lava_{path.stem}")
 
 
 def load(source: str, version: str, folder: Path | None = None) -> ModuleType:

@@ -15,14 +15,12 @@ The folder is `platformdirs.user_cache_dir("snnlang")/numba`, or `$SNNLANG_CACHE
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from snnlang.cache import atomic_write, cache_root
+from snnlang.cache import atomic_write, cache_root, import_file
 
 PREFIX = "snn_"
 
@@ -63,18 +61,7 @@ def _remove(path: Path) -> None:
 
 
 def _import(path: Path) -> ModuleType:
-    name = f"snnlang_numba_{path.stem}"
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return import_file(path, f"snnlang_numba_{path.stem}")
 
 
 class CacheStats:

@@ -12,20 +12,15 @@ temporary folder if that cannot be written).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from snnlang.cache import atomic_write, cache_root, import_file
+
 
 def cache_dir() -> Path:
-    base = os.environ.get("SNNLANG_CACHE_DIR")
-    if not base:
-        import platformdirs
-        base = platformdirs.user_cache_dir("snnlang")
-    return Path(base) / "torch"
+    return cache_root() / "torch"
 
 
 def key_of(source: str, version: str, fmt: int) -> str:
@@ -37,31 +32,11 @@ def key_of(source: str, version: str, fmt: int) -> str:
 
 
 def _write(path: Path, source: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, source.encode("utf-8"))
 
 
 def _import(path: Path) -> ModuleType:
-    name = f"snnlang_torch_{path.stem}"
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    return import_file(path, f"snnlang_torch_{path.stem}")
 
 
 def load(source: str, version: str, fmt: int, folder: Path | None = None) -> ModuleType:
