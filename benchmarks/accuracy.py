@@ -233,6 +233,13 @@ def main() -> None:
             results[(row.label, data)] = r
             print(f"{row.label:<52} {data:<20} {100 * r['final']:6.2f} % (best {100 * r['best']:.2f})  "
                   f"{time.perf_counter() - start:7.1f} s", flush=True)
+            if args.out != "-":
+                write(args, table, results, quiet=True)   # a long run interrupted keeps its rows
+    write(args, table, results)
+
+
+def write(args, table: dict, results: dict, quiet: bool = False) -> None:
+    """The markdown table (rows not run yet say so) and, with --json, the raw results."""
     shown, skip = [], False      # the command that makes this table: without where its output goes
     for a in sys.argv[1:]:
         if skip:
@@ -249,7 +256,8 @@ def main() -> None:
         out = Path(args.out) if args.out else ROOT / "docs" / "results" / f"{args.model}.md"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        print(f"written to {out}")
+        if not quiet:
+            print(f"written to {out}")
     if args.json:
         Path(args.json).write_text(json.dumps({f"{k[0]} | {k[1]}": v for k, v in results.items()}, indent=1))
 

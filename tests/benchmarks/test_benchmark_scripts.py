@@ -10,6 +10,7 @@ compile with an empty cache.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -83,3 +84,18 @@ def test_train_vs_pytorch_prints_its_tables_and_the_hand_version_matches():
     for layer, tol in (("hid1", 0.015), ("hid2", 0.015), ("out", 0.06)):
         hand, ours = rates[layer]
         assert ours > 0.02 and abs(hand - ours) < tol, (layer, hand, ours)
+
+
+def test_accuracy_prints_its_table_and_keeps_rows_as_it_goes(tmp_path):
+    """The results script at its smoke size on two rows: the markdown lists every row of the
+    model's table (those not run say so) and the command that made it."""
+    out, raw = tmp_path / "ssnn_bp.md", tmp_path / "ssnn_bp.json"
+    run("accuracy.py", "ssnn_bp", "--quick", "--data", "mnist-offline", "--rows", "T = 8", "ANN",
+        "--out", str(out), "--json", str(raw))
+    text = out.read_text()
+    assert "python benchmarks/accuracy.py ssnn_bp --quick" in text and str(out) not in text
+    ran = rows(text, "SSNN-BP, T = 8")[0]
+    assert ran[1].endswith(")") and "%" in ran[1] and ran[2] == "not run"    # mnist ran, events not
+    assert rows(text, "SSNN-BP, T = 256")[0][1] == "not run"
+    assert set(json.loads(raw.read_text())) == {"SSNN-BP, T = 8 | mnist-offline",
+                                                "ANN 500 (ReLU, SGD, L2 1e-4 as the model) | mnist-offline"}
