@@ -32,6 +32,11 @@ class Dataset:
             from snnlang.runtime.model import DataError  # here: the runtime imports this module
             raise DataError(f"dataset `{self.name}`: x has shape {xs} and y {ys}; expected x "
                             "(n, features) or (n, frames, features) and y (n,) with the same n")
+        bad = _bad_labels(self.y)
+        if bad is not None:
+            from snnlang.runtime.model import DataError
+            raise DataError(f"dataset `{self.name}`: label {bad[1]!r} at index {bad[0]} is not a class "
+                            "number; labels must be whole numbers 0, 1, 2, ... (one per sample)")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -54,6 +59,21 @@ class Dataset:
     def features(self) -> int:
         """Values per sample and step: the size the network's input population must have."""
         return int(self.x.shape[-1])
+
+    def check_classes(self, classes: int, where: str = "the network") -> None:
+        """DataError unless every label is below `classes` (the size of the readout or label
+        population the labels index): a label beyond it would be silently dropped by a one-hot
+        encoder or crash a loss. Call before training or evaluating."""
+        y = np.asarray(self.y)
+        if not len(y) or classes <= 0:
+            return
+        top = int(np.max(y))
+        if top >= classes:
+            from snnlang.runtime.model import DataError
+            index = int(np.argmax(y))
+            raise DataError(f"dataset `{self.name}`: label {top} (sample {index}) but {where} has "
+                            f"{classes} classes (0..{classes - 1}); give the output layer at least "
+                            f"{top + 1} neurons, or use a data set with labels 0..{classes - 1}")
 
     def class_counts(self, classes: int | None = None) -> np.ndarray:
         """Samples per class, index = label."""
@@ -78,6 +98,22 @@ class Dataset:
     def shuffled(self, seed: int) -> Dataset:
         """All samples in an order drawn from `seed` (numpy's PCG64)."""
         return self.select(np.random.default_rng(seed).permutation(len(self)))
+
+
+def _bad_labels(y) -> tuple[int, object] | None:
+    """(index, value) of the first label that is not a class number (negative, fractional,
+    non-finite, not a number at all), or None when all are."""
+    y = np.asarray(y)
+    if y.size == 0 or y.dtype.kind in "ub":
+        return None
+    if y.dtype.kind == "i":
+        bad = np.flatnonzero(y < 0)
+    elif y.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~np.isfinite(y) | (y < 0) | (y != np.floor(y)))
+    else:
+        return 0, y.flat[0]
+    return (int(bad[0]), y.flat[bad[0]].item()) if bad.size else None
 
 
 def stratified_quota(counts: np.ndarray, n: int) -> np.ndarray:

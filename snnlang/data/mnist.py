@@ -80,13 +80,29 @@ def _missing_message(base: Path | None, looked: list[Path], found: dict[str, Pat
     return "\n".join(lines)
 
 
+CLASSES = 10  # MNIST and the sets in its format (Fashion-MNIST, KMNIST) label 0..9
+
+
 def read_split(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(images (n, rows*cols) uint8, labels (n,) int64) of one split, checked against each other."""
+    """(images (n, rows*cols) uint8, labels (n,) int64) of one split, checked against each other:
+    at least one image of at least one pixel, as many labels as images, every label 0..9."""
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
+    if images.shape[0] == 0:
+        raise DataCorrupt(f"{images_path} holds 0 images (header shape {images.shape}); a split needs at "
+                          "least one, so the file is damaged or a placeholder: download it again")
+    if images.shape[1] * images.shape[2] == 0:
+        raise DataCorrupt(f"{images_path}: images of {images.shape[1]} x {images.shape[2]} pixels hold "
+                          "nothing to learn from; the file is damaged, download it again")
     if images.shape[0] != labels.shape[0]:
         raise DataCorrupt(f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
-                          f"{labels.shape[0]} labels; the two files are from different sets")
+                          f"{labels.shape[0]} labels; the two files are from different sets, put the "
+                          "matching pair of the same download side by side")
+    bad = np.flatnonzero(labels >= CLASSES)
+    if bad.size:
+        raise DataCorrupt(f"{labels_path}: label {int(labels[bad[0]])} at index {int(bad[0])} ({bad.size} "
+                          f"labels in all) is not a digit 0..{CLASSES - 1}; the file is damaged or from "
+                          "a set with other classes, download MNIST's labels file again")
     return images.reshape(images.shape[0], -1), labels.astype(np.int64)
 
 
