@@ -40,7 +40,7 @@ def test_derived_dimensions_relate_physically():
     assert CONDUCTANCE == DIMENSIONLESS / RESISTANCE
 
 
-@settings(max_examples=200, derandomize=True, database=None)
+@settings(max_examples=200)
 @given(a=dims, b=dims, c=dims)
 def test_dimensions_form_an_abelian_group(a, b, c):
     assert a * b == b * a
@@ -153,7 +153,7 @@ def test_unnamed_missing_factor_is_described():
     assert hint == "the missing factor has dimension m^3 s^-1"
 
 
-@settings(max_examples=200, derandomize=True, database=None)
+@settings(max_examples=200)
 @given(have=dims, want=dims)
 def test_a_hint_exists_exactly_when_dimensions_differ(have, want):
     hint = conversion_hint(have, want)

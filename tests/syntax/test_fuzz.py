@@ -6,7 +6,7 @@ every mutant goes through `check_text`, which must return diagnostics with known
 spans inside the text. Seeds: the shipped `models/*.snn`, any `examples/**/*.snn`, and the
 embedded samples below (so the test never runs on nothing).
 
-Hypothesis is derandomised, so every run (and CI) tries the same mutants.
+Hypothesis is derandomised (tests/conftest.py), so every run (and CI) tries the same mutants.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snnlang.diagnostics import CODES, Severity, render
@@ -253,20 +253,19 @@ def test_seeds_are_clean(tmp_path):
         assert result.ok, [render(d, result.sources) for d in result.errors]
 
 
-_FUZZ = settings(max_examples=2000, deadline=None, derandomize=True, database=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.function_scoped_fixture])
+def _examples(n: int) -> int:
+    """`n` under the default profile, proportionally more under fuzz-long (tests/conftest.py)."""
+    return max(1, n * settings.default.max_examples // 100)
 
 
-@_FUZZ
+@settings(max_examples=_examples(2000))
 @given(mutant=mutants())
 def test_mutated_models_never_crash(mutant, tmp_path):
     name, text = mutant
     assert_well_formed(text, "mutant.snn", tmp_path)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=_examples(300))
 @given(text=st.lists(st.sampled_from(grammar_literals() + ("N", "x", "v", "1", "2.5", "ms", " ", " ", "\n    ")),
                     max_size=40).map("".join))
 def test_random_token_soup_never_crashes(text, tmp_path):
