@@ -25,18 +25,23 @@ def _is(tok: object, *types: str) -> bool:
 class AstBuilder(Transformer):
     """Builds frozen AST nodes; all positions become `Span`s in `file`."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, line_offset: int = 0) -> None:
         super().__init__(visit_tokens=False)
         self.file = file
+        # a top-level block re-parsed on its own (error recovery) starts at line 1 for Lark;
+        # shifting here keeps recovery linear (padding the text with newlines was quadratic)
+        self.line_offset = line_offset
 
     # ---------------------------------------------------------------- helpers
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
             return Span(self.file, 0, 0, 0, 0)
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+        off = self.line_offset
+        return Span(self.file, meta.line + off, meta.column, meta.end_line + off, meta.end_column)
 
     def _tspan(self, tok: Token) -> Span:
-        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+        off = self.line_offset
+        return Span(self.file, tok.line + off, tok.column, tok.end_line + off, tok.end_column)
 
     def _join(self, a: Span, b: Span) -> Span:
         return Span(self.file, a.line, a.col, b.end_line, b.end_col)

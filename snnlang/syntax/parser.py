@@ -3,16 +3,23 @@
 Recovery: a file that fails to parse is re-parsed one top-level block
 (`neuron`, `synapse`, `network`, `import`) at a time, so one broken block
 costs one diagnostic and every other block is still parsed and checked.
+
+Limits: every later stage walks expressions and blocks recursively, so nesting is
+bounded here, before any of them runs (E105): `MAX_EXPR_DEPTH` levels of expression
+(a chain `a + b + c` counts one level per operator) and `MAX_BLOCK_DEPTH` levels of
+blocks. Numbers are ASCII digits only: Python's `float` would accept `１０` or `١٠`.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import re
+import unicodedata
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import Indenter
 
 from snnlang.diagnostics import Diagnostic, Span, error
@@ -20,6 +27,16 @@ from snnlang.syntax import ast as A
 from snnlang.syntax.builder import AstBuilder, _FileDoc
 
 TAB_LEN = 4
+
+# Documented in docs/language.md §2. Chosen so that the recursive walkers after the parser
+# (AST builder, checker, lowering, sympy, code generators) stay far below Python's default
+# recursion limit of 1000 frames even when called from deep inside an application.
+MAX_EXPR_DEPTH = 100
+MAX_BLOCK_DEPTH = 50
+
+# a file where no block parses and this many blocks fail is most likely not a `.snn` file:
+# show its first error only rather than echoing it line by line
+NOT_SNN_AFTER = 3
 
 
 class IndentationProblem(Exception):
@@ -139,6 +156,10 @@ def parse(text: str, file: str = "<string>") -> tuple[A.Module, list[Diagnostic]
             diags.append(chunk_diag)
     if not diags:  # a whole-file error the chunks do not reproduce (rare): keep the first
         diags.append(diag)
+    if not items and len(diags) > NOT_SNN_AFTER:
+        first = diags[0]
+        diags = [replace(first, hints=first.hints + (
+            f"{len(diags) - 1} more syntax errors in this file are not shown: is it a `.snn` file?",))]
     return _module(file, items), diags
 
 
@@ -151,18 +172,60 @@ def _module(file: str, items: list) -> A.Module:
 
 def _parse_items(text: str, file: str, line_offset: int,
                  at_file_end: bool = True) -> tuple[list, Diagnostic | None]:
-    # Padding with newlines keeps Lark's line numbers equal to the file's.
-    source = "\n" * line_offset + text
-    if not source.endswith("\n"):
-        source += "\n"
+    # Lark counts lines from 1 in `text`; positions are shifted by `line_offset` afterwards
+    source = text if text.endswith("\n") else text + "\n"
     try:
         tree = _lark().parse(source)
     except IndentationProblem as exc:
-        return [], error("E102", exc.message, Span(file, exc.line, exc.col, exc.line, exc.col + 1),
-                         exc.hint)
+        diag = error("E102", exc.message, Span(file, exc.line, exc.col, exc.line, exc.col + 1), exc.hint)
+        return [], _shifted(diag, line_offset)
     except UnexpectedInput as exc:
-        return [], _syntax_diagnostic(exc, source, file, at_file_end)
-    return AstBuilder(file).transform(tree), None
+        return [], _shifted(_syntax_diagnostic(exc, source, file, at_file_end, line_offset), line_offset)
+    too_deep = _nesting_problem(tree, file)
+    if too_deep is not None:
+        return [], _shifted(too_deep, line_offset)
+    return AstBuilder(file, line_offset).transform(tree), None
+
+
+def _shifted(diag: Diagnostic, line_offset: int) -> Diagnostic:
+    s = diag.span
+    if not line_offset or s is None:
+        return diag
+    return replace(diag, span=Span(s.file, s.line + line_offset, s.col, s.end_line + line_offset, s.end_col))
+
+
+# parse-tree rules (after aliases) that are one level of expression nesting
+_EXPR_RULES = frozenset({"binop", "unary", "compare", "logic", "cond_expr", "attr", "call", "kwarg",
+                         "call_args", "fixed_type"})
+# ... and one level of block nesting: each `if`, `during`, compartment or handler body
+_BLOCK_RULES = frozenset({"block", "during", "syn_during", "compartment"})
+
+
+def _nesting_problem(tree, file: str) -> Diagnostic | None:
+    """E105 at the first node nested deeper than the limits, found without recursion
+    (everything that would otherwise find it recursively could hit RecursionError)."""
+    stack = [(tree, 0, 0)]
+    while stack:
+        node, expr_depth, block_depth = stack.pop()
+        kind = str(node.data)
+        if kind in _EXPR_RULES:
+            expr_depth += 1
+        elif kind in _BLOCK_RULES:
+            block_depth += 1
+        if expr_depth > MAX_EXPR_DEPTH or block_depth > MAX_BLOCK_DEPTH:
+            meta = node.meta
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            span = Span(file, line, col, line, col + 1)
+            if expr_depth > MAX_EXPR_DEPTH:
+                return error("E105", f"expression is nested too deeply (more than {MAX_EXPR_DEPTH} levels)",
+                             span, "each operator of a chain such as `a + b + c` and each call counts one "
+                             "level; split the expression into intermediate `param`s, states or updates")
+            return error("E105", f"blocks are nested too deeply (more than {MAX_BLOCK_DEPTH} levels)", span,
+                         "combine conditions with `and` instead of nesting `if`s")
+        for child in node.children:
+            if isinstance(child, Tree):
+                stack.append((child, expr_depth, block_depth))
+    return None
 
 
 _BLOCK_START = re.compile(r"[^\s#]")
@@ -258,17 +321,17 @@ def _token_span(tok: Token, file: str) -> Span:
     return Span(file, tok.line, tok.column, tok.line, max(end_col, tok.column + 1))
 
 
-def _unclosed_paren_hint(before: Token | None) -> str:
+def _unclosed_paren_hint(before: Token | None, line_offset: int = 0) -> str:
     """A hint naming an open `(` on an earlier line than the error, if the parse left one open."""
     opened = getattr(_lark().options.postlex, "open_parens", None) or []
     if opened and (before is None or before.type in ("_NL", "_DEDENT") or before.line is None
                    or opened[-1].line < before.line):
-        return f"the `(` at line {opened[-1].line}, column {opened[-1].column} is never closed"
+        return f"the `(` at line {opened[-1].line + line_offset}, column {opened[-1].column} is never closed"
     return ""
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str,
-                       at_file_end: bool = True) -> Diagnostic:
+                       at_file_end: bool = True, line_offset: int = 0) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
         char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
@@ -277,6 +340,10 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str,
                          'close it with `"` on the same line, or use `"""` for several lines')
         shown = repr(char) if not char.isprintable() or char.isspace() else f"`{char}`"
         hint = ""
+        if unicodedata.category(char or " ") == "Nd":  # `isdigit` would also take `²`
+            name = unicodedata.name(char, "a non-ASCII digit").lower()
+            return error("E103", f"unexpected character {shown} ({name})", span,
+                         "write numbers with the ASCII digits 0-9")
         if char in "{}[];":
             hint = "blocks are made by indentation after `:`, not by braces or semicolons"
         elif char == "'":
@@ -291,14 +358,15 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str,
     if tok.type == "$END":
         line = max(source.rstrip("\n").count("\n") + 1, 1)
         return error("E101", "unexpected end of file; expected " + _expected_text(expected),
-                     Span(file, line, 1, line, 2), _unclosed_paren_hint(None) or "a block may be unfinished")
+                     Span(file, line, 1, line, 2),
+                     _unclosed_paren_hint(None, line_offset) or "a block may be unfinished")
     span = _token_span(tok, file)
     if at_file_end and tok.type == "_DEDENT" and not source[tok.start_pos or 0:].strip():
         # the blocks closed by the end of the file (e.g. inside an unclosed `(`)
         return error("E101", "unexpected end of file; expected " + _expected_text(expected), span,
-                     _unclosed_paren_hint(None) or "a block may be unfinished")
+                     _unclosed_paren_hint(None, line_offset) or "a block may be unfinished")
     message = f"unexpected {_describe_token(tok)}; expected {_expected_text(expected)}"
-    return error("E100", message, span, _unclosed_paren_hint(tok) or _hint_for(tok, expected))
+    return error("E100", message, span, _unclosed_paren_hint(tok, line_offset) or _hint_for(tok, expected))
 
 
 def _hint_for(tok: Token, expected: set[str]) -> str:
