@@ -23,6 +23,7 @@ from snnlang.ir.model import (
 from snnlang.ir.solvers import OdeSystem, SolverError, solve
 from snnlang.semantics.checker import CheckResult
 from snnlang.semantics.definitions import synapse_trace_side
+from snnlang.semantics.network import DEFAULT_UNIT_DT
 from snnlang.semantics.symbols import BOOL, FLOAT, INT
 from snnlang.semantics.units import UNITS
 from snnlang.syntax import ast as A
@@ -30,7 +31,6 @@ from snnlang.syntax import ast as A
 DT = sympy.Symbol("dt")
 T = sympy.Symbol("t")
 REFRACTORY = "refractory_left"
-DEFAULT_UNIT_DT = 1e-4  # 0.1 ms, as Brian2 and NEST default to
 
 
 class LoweringError(Exception):
@@ -50,7 +50,7 @@ def lower(checked: CheckResult) -> ModelIR:
                for name, d in checked.neurons.items()}
     synapses = {name: _SynapseLowering(s.node, streams, diags).run()
                 for name, s in checked.synapses.items()}
-    networks = {name: _NetworkLowering(n.node, neurons, synapses, streams).run()
+    networks = {name: _NetworkLowering(n.node, neurons, synapses, streams, n.durations).run()
                 for name, n in checked.networks.items()}
     if diags:
         raise LoweringError(diags)
@@ -352,8 +352,11 @@ class _Const:
 
 class _NetworkLowering:
     def __init__(self, node: A.NetworkDef, neurons: dict[str, NeuronIR], synapses: dict[str, SynapseIR],
-                 streams: StreamCounter) -> None:
+                 streams: StreamCounter, durations: set | frozenset = frozenset()) -> None:
         self.node = node
+        # phase lengths and delays the checker found to be times (by dimension, so also
+        # `phase train(T)` with `param T = 50 ms`); the others count steps
+        self.durations = durations
         self.neurons = neurons
         self.synapses = synapses
         self.streams = streams
@@ -471,7 +474,7 @@ class _NetworkLowering:
                     tie = TieIR(o.var, target.parts[0], target.parts[1], transposed)
                 elif o.kind == "delay":
                     value = self.const(o.value)
-                    delay = int(round(value / dt)) if value != int(value) or value < 1 else int(value)
+                    delay = int(round(value / dt)) if o.value.span in self.durations else int(round(value))
             src, dst = c.source.parts[0], c.target.parts[0]
             synapse = self._stored(self.synapses, c.synapse, name, c.options)
             out.append(ConnectionIR(
@@ -481,11 +484,10 @@ class _NetworkLowering:
         return tuple(out)
 
     def _schedule(self, s: A.Schedule, dt: float) -> ScheduleIR:
-        from snnlang.semantics.definitions import _uses_units
         phases = []
         for ph in s.phases:
             steps, steps_expr = self.const.runtime(ph.steps)
-            if _uses_units(ph.steps):  # a duration such as `50 ms`
+            if ph.steps.span in self.durations:  # a duration such as `50 ms`
                 steps = round(steps / dt)
                 steps_expr = None if steps_expr is None else steps_expr / dt
             every, every_expr = self.const.runtime(ph.every) if ph.every else (None, None)

@@ -442,8 +442,15 @@ class NeuronChecker(_DefinitionChecker):
             chk.expect_bool(chk.infer(m.cond), m.cond.span, f"the condition of `{m.name}`")
             self.check_stmts(m.body, comp)
         elif isinstance(m, A.RefractoryDecl):
-            chk.expect_dim(chk.infer(m.period), self.time_dim, m.period.span,
-                           "a refractory period", "E305")
+            info = chk.infer(m.period)
+            chk.expect_dim(info, self.time_dim, m.period.span, "a refractory period", "E305")
+            # a constant period (a parameter's is only known per population) cannot be negative:
+            # a neuron cannot be held for less than no time
+            if not info.unknown and info.dim == self.time_dim and info.const is not None and info.const < 0:
+                self.diags.append(error("E405", f"a refractory period cannot be negative "
+                                        f"({info.const:g}{'' if self.time_dim.is_dimensionless else ' s'})",
+                                        m.period.span, "`refractory 0 ms` or no `refractory` line: "
+                                        "no refractoriness"))
         elif isinstance(m, A.TraceDecl):
             self.check_trace(m, comp)
         elif isinstance(m, A.PhaseHook):

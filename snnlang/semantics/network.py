@@ -12,6 +12,17 @@ from snnlang.semantics.symbols import FLOAT, INT, UNKNOWN, Info, NeuronScope, Pe
 from snnlang.semantics.units import DIMENSIONLESS, FREQUENCY, TIME, UNITS, describe
 from snnlang.syntax import ast as A
 
+# `dt` of a unit network without `timestep` (0.1 ms, as Brian2 and NEST default to); lowering
+# uses this one, so the checker judges delays and durations in the steps the IR will have
+DEFAULT_UNIT_DT = 1e-4
+# A time step outside these bounds is a typo or a unit slip (`1e999 ms`, `1 ks`), not a model:
+# exp(-dt/tau) of every ODE would be 0 or 1, and durations would round to 0 or ~1e300 steps.
+DT_RANGE_UNITS = (1e-12, 1e3)       # seconds
+DT_RANGE_UNIT_FREE = (1e-12, 1e12)  # multiples of one step
+# Constants fold as floats, which count whole numbers exactly only up to 2^53: a size or step
+# count beyond that is not even the number written, and no machine could hold or run it.
+MAX_COUNT = 2 ** 53
+
 
 @dataclass
 class PopInfo:
@@ -41,6 +52,9 @@ class CheckedNetwork:
     connections: list[ConnInfo] = field(default_factory=list)
     phases: list[str] = field(default_factory=list)
     unit_free: bool = True
+    # spans of phase lengths and delays that are times (not step counts): lowering divides
+    # exactly these by dt, whatever their spelling (`phase train(T)` with `param T = 50 ms`)
+    durations: set[Span] = field(default_factory=set)
 
 
 class NetworkChecker:
@@ -65,6 +79,7 @@ class NetworkChecker:
         for m in members:
             if isinstance(m, A.ParamDecl):
                 self._param(m)
+        self._time_step(members)
         for m in members:
             if isinstance(m, A.InputPop):
                 self._input(m)
@@ -85,15 +100,11 @@ class NetworkChecker:
                 self._declare(m.name, m.name_span)
                 self.exprs.infer(m.expr)
                 self.metrics.add(m.name)
-            elif isinstance(m, A.Timestep):
-                self.consts.expect_dim(self.consts.infer(m.dt), self.time_dim, m.dt.span,
-                                       "the time step", "E305")
             elif isinstance(m, A.Simulate):
-                self.consts.expect_dim(self.consts.infer(m.duration), self.time_dim, m.duration.span,
+                info = self.consts.infer(m.duration)
+                self.consts.expect_dim(info, self.time_dim, m.duration.span,
                                        "the simulated duration", "E305")
-                if m.dt is not None:
-                    self.consts.expect_dim(self.consts.infer(m.dt), self.time_dim, m.dt.span,
-                                           "the time step", "E305")
+                self._simulated(info, m.duration)
         schedules = [m for m in members if isinstance(m, A.Schedule)]
         for extra in schedules[1:]:
             self.diags.append(error("E603", "a network has at most one schedule", extra.span))
@@ -172,6 +183,70 @@ class NetworkChecker:
                                 did_you_mean(head, list(self.out.populations) + list(self.conn_names))))
         return None
 
+    # ------------------------------------------------------------- time and steps
+    def _time_step(self, members) -> None:
+        """`dt` as lowering picks it (the last `timestep` or `simulate ... at dt`), checked before
+        the rest because delays, durations and rates are judged in steps. `self.dt` is None when
+        a step is wrong, so nothing else reports a follow-on error about it."""
+        self.dt: float | None = 1.0 if self.out.unit_free else DEFAULT_UNIT_DT
+        for m in members:
+            expr = m.dt if isinstance(m, (A.Timestep, A.Simulate)) else None
+            if expr is None:
+                continue
+            info = self.consts.infer(expr)
+            self.consts.expect_dim(info, self.time_dim, expr.span, "the time step", "E305")
+            if info.unknown or info.const is None or info.dim != self.time_dim:
+                self.dt = None      # already reported (E305, E404, or a constant that is not finite)
+                continue
+            lo, hi = DT_RANGE_UNIT_FREE if self.out.unit_free else DT_RANGE_UNITS
+            if info.const <= 0:
+                self.diags.append(error("E608", f"the time step must be positive, but it is "
+                                        f"{self._show_time(info.const)}", expr.span,
+                                        "e.g. `timestep 0.1 ms`" if not self.out.unit_free else
+                                        "a unit-free network counts in steps of 1: leave `timestep` out"))
+                self.dt = None
+            elif not lo <= info.const <= hi:
+                self.diags.append(error("E608", f"a time step of {self._show_time(info.const)} is not "
+                                        f"plausible: it must lie between {self._show_time(lo)} and "
+                                        f"{self._show_time(hi)}", expr.span,
+                                        "simulation steps are usually 0.01 ms to 1 ms" if not self.out.unit_free
+                                        else ""))
+                self.dt = None
+            else:
+                self.dt = info.const
+
+    def _show_time(self, value: float) -> str:
+        return f"{value:g}" if self.out.unit_free else f"{value:g} s"
+
+    def _steps_of(self, info, expr: A.Expr) -> float | None:
+        """A duration or step count as steps (unrounded), recording which it was for lowering;
+        None when unknown (already reported) or when it depends on a time step that is wrong."""
+        if info.unknown or info.const is None:
+            return None
+        if self.time_dim == TIME and info.dim == TIME:
+            self.out.durations.add(expr.span)
+            return None if self.dt is None else info.const / self.dt
+        return info.const if info.dim.is_dimensionless else None
+
+    def _simulated(self, info, expr: A.Expr) -> None:
+        """`simulate DURATION`: at least one step, and a number of steps that can be counted."""
+        if info.unknown or info.const is None or info.dim != self.time_dim:
+            return
+        if info.const <= 0:
+            self.diags.append(error("E609", f"the simulated duration must be positive, but it is "
+                                    f"{self._show_time(info.const)}", expr.span,
+                                    "`snnc run --steps N` overrides it for one run"))
+            return
+        if self.dt is None:
+            return
+        steps = info.const / self.dt      # lowering divides even a unit-free duration by dt
+        if round(steps) < 1:
+            self.diags.append(error("E609", f"the simulated duration {self._show_time(info.const)} is "
+                                    f"shorter than one time step ({self._show_time(self.dt)})", expr.span))
+        elif steps > MAX_COUNT:
+            self.diags.append(error("E609", f"the simulated duration is {steps:.3g} steps; at most 2^53 "
+                                    "steps can be counted", expr.span, "check the unit and the time step"))
+
     # ------------------------------------------------------------------ members
     def _param(self, m: A.ParamDecl) -> None:
         if not self._declare(m.name, m.name_span):
@@ -191,6 +266,10 @@ class NetworkChecker:
         if value is None or value != int(value) or value < 1 or not info.dim.is_dimensionless:
             self.diags.append(error("E600", "a population size must be a positive whole number",
                                     call.args[0].span))
+            return None
+        if value > MAX_COUNT:
+            self.diags.append(error("E600", f"a population of {value:.3g} neurons is beyond any machine: "
+                                    "a size is at most 2^53", call.args[0].span))
             return None
         return int(value)
 
@@ -235,12 +314,40 @@ class NetworkChecker:
             if kw.name == "rate":
                 want = DIMENSIONLESS if self.out.unit_free else FREQUENCY
                 self.consts.expect_dim(info, want, kw.value.span, "`rate`")
+                if not info.unknown and info.dim == want and info.const is not None:
+                    self._rate(info.const, kw.value)
             elif kw.name == "window":
                 if not info.unknown and info.dim not in (DIMENSIONLESS, TIME):
                     self.diags.append(error("E305", "`window` must be a time or a number of steps",
                                             kw.value.span))
+                elif not info.unknown and info.const is not None and info.const <= 0:
+                    self.diags.append(error("E610", f"`window` must be positive, but it is "
+                                            f"{info.const:g}", kw.value.span))
             else:
                 self.consts.expect_dim(info, DIMENSIONLESS, kw.value.span, f"`{kw.name}`", "E302")
+                if info.unknown or info.const is None or not info.dim.is_dimensionless:
+                    continue
+                if kw.name == "p" and not 0 <= info.const <= 1:
+                    self.diags.append(error("E610", f"a spike probability must be in [0, 1], but it is "
+                                            f"{info.const:g}", kw.value.span))
+                elif kw.name == "gain" and info.const < 0:
+                    self.diags.append(error("E610", f"`gain` scales intensities into spike probabilities; "
+                                            f"it cannot be negative ({info.const:g})", kw.value.span))
+
+    def _rate(self, rate: float, expr: A.Expr) -> None:
+        """A data-free rate: not negative, and at most one spike per step (rate * dt is the
+        probability of a spike in a step; above 1 the source would just fire every step)."""
+        unit = "" if self.out.unit_free else " Hz"
+        if rate < 0:
+            self.diags.append(error("E610", f"a rate cannot be negative ({rate:g}{unit})", expr.span))
+            return
+        per_step = rate if self.out.unit_free else (None if self.dt is None else rate * self.dt)
+        if per_step is not None and per_step > 1:
+            limit = "1 (a spike every step)" if self.out.unit_free else \
+                f"1/dt = {1 / self.dt:g} Hz (a spike every step)"
+            self.diags.append(error("E610", f"a rate of {rate:g}{unit} is more than {limit}", expr.span,
+                                    "in a unit-free network `rate` is the probability of a spike per step"
+                                    if self.out.unit_free else "check the unit (`15 Hz`, not `15 MHz`)"))
 
     def _population(self, m: A.Population) -> None:
         if not self._declare(m.name, m.name_span):
@@ -354,10 +461,33 @@ class NetworkChecker:
                 info = self.consts.infer(opt.value)
                 if not info.unknown and info.dim not in (DIMENSIONLESS, TIME):
                     self.diags.append(error("E305", "a delay is a time or a number of steps", opt.value.span))
+                else:
+                    self._delay(info, opt.value)
         tied = {o.var for o in m.options if isinstance(o, A.ConnOption) and o.kind == "tie"}
         for opt in m.options:
             if isinstance(opt, A.StoreOption):
                 self._store(opt, syn.symbols, f"synapse `{m.synapse}`", tied)
+
+    def _delay(self, info, expr: A.Expr) -> None:
+        """A delay: a time, or a whole number of steps; never negative (a delivery cannot
+        arrive before the spike that sends it)."""
+        if info.unknown or info.const is None:
+            return
+        is_time = info.dim == TIME and self.time_dim == TIME
+        if info.const < 0:
+            what = f"{info.const:g} s" if is_time else f"{info.const:g} steps"
+            self.diags.append(error("E611", f"a delay cannot be negative ({what})", expr.span))
+            return
+        steps = self._steps_of(info, expr)
+        if steps is None:
+            return
+        if not is_time and steps != int(steps):
+            self.diags.append(error("E611", f"a delay in steps must be a whole number, not {steps:g}",
+                                    expr.span, "or give it as a time, e.g. `delay 1.5 ms`"
+                                    if not self.out.unit_free else ""))
+        elif steps > MAX_COUNT:
+            self.diags.append(error("E611", f"a delay of {steps:.3g} steps is beyond any run: at most "
+                                    "2^53 steps", expr.span))
 
     def _store(self, opt: A.StoreOption, symbols, owner: str, tied: set[str]) -> None:
         """`store x as TYPE`: x must be a state or trace of this population's neuron or this
@@ -487,10 +617,13 @@ class NetworkChecker:
             if not info.unknown:
                 steps = info.const
                 if info.dim == self.time_dim and self.time_dim == TIME:
-                    pass  # a duration; converted to steps with dt
+                    self._phase_duration(info, ph.steps)
                 elif steps is None or steps != int(steps) or steps < 1 or not info.dim.is_dimensionless:
                     self.diags.append(error("E603", "a phase length must be a positive whole number of "
                                             "steps (or a duration)", ph.steps.span))
+                elif steps > MAX_COUNT:
+                    self.diags.append(error("E603", f"a phase of {steps:.3g} steps is beyond any run: at "
+                                            "most 2^53 steps", ph.steps.span))
             if ph.every is not None:
                 info = self.consts.infer(ph.every)
                 if not info.unknown and (info.const is None or info.const != int(info.const) or info.const < 1):
@@ -533,6 +666,24 @@ class NetworkChecker:
                                           "its plasticity", conn.node.span,
                                           "list it in a phase's `plastic` line" if conn.name else
                                           "name it (`connect NAME: ...`) and list it in a `plastic` line"))
+
+    def _phase_duration(self, info, expr: A.Expr) -> None:
+        """A phase length given as a time: positive, and at least one step once divided by dt."""
+        if info.const is None:
+            return
+        if info.const <= 0:
+            self.diags.append(error("E603", f"a phase must last a positive time, not {info.const:g} s",
+                                    expr.span))
+            return
+        steps = self._steps_of(info, expr)
+        if steps is None:
+            return
+        if round(steps) < 1:
+            self.diags.append(error("E603", f"a phase of {info.const:g} s is shorter than one time step "
+                                    f"({self.dt:g} s), so it would run for no step", expr.span))
+        elif steps > MAX_COUNT:
+            self.diags.append(error("E603", f"a phase of {steps:.3g} steps is beyond any run: at most 2^53 "
+                                    "steps", expr.span, "check the unit and the time step"))
 
     def _phase_references(self, sched: A.Schedule | None) -> None:
         phases = {ph.name for ph in sched.phases} if sched else set()
