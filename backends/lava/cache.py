@@ -3,18 +3,23 @@
 The key is SHA-256 of (generated source, snnlang version, module format): seeds, batch sizes
 and tags (runtime values) never cause new code, any change of the model or the compiler does.
 An entry is `<cache>/lava/snn_<key>.py`, written atomically; an entry whose text does not match
-(truncated, edited) is written again. Lava never searches this folder for ProcessModels: the
-host names every custom process's model explicitly (Loihi2SimCfg's exception map).
+(truncated, edited) is never run: snnlang.cache.import_verified compiles the bytes whose SHA-256
+it checked, and a mismatch replaces the file with a CacheWarning. Lava never searches this
+folder for ProcessModels: the host names every custom process's model explicitly
+(Loihi2SimCfg's exception map). Lava's own compiler cache (a pickle) is off by default and
+snnlang does not turn it on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 from types import ModuleType
 
-from snnlang.cache import atomic_write, cache_root, import_file
+from snnlang import cache as _cache
+from snnlang.cache import CacheWarning, TamperedEntry, atomic_write, import_verified, sha256_hex
 
 from .gen_module import FORMAT
 
@@ -22,7 +27,7 @@ PREFIX = "snn_"
 
 
 def cache_dir() -> Path:
-    return cache_root() / "lava"
+    return _cache.cache_dir("lava")
 
 
 def key_of(source: str, version: str) -> str:
@@ -33,21 +38,26 @@ def key_of(source: str, version: str) -> str:
     return h.hexdigest()
 
 
-def _import(path: Path) -> ModuleType:
-    return import_file(path, f"snnlang_lava_{path.stem}")
+def _import(path: Path, sha256: str) -> ModuleType:
+    return import_verified(path, f"snnlang_lava_{path.stem}", sha256)
 
 
 def load(source: str, version: str, folder: Path | None = None) -> ModuleType:
-    """The module for `source`: from the cache when present and sound, else written there first."""
+    """The module for `source`: imported from the cache folder when the file there has exactly
+    this text (checked on the bytes that are compiled), else written there first. A file with
+    other text (edited, truncated) is never run: it is replaced, with a CacheWarning."""
     path = (folder or cache_dir()) / f"{PREFIX}{key_of(source, version)[:32]}.py"
-    try:
-        sound = path.is_file() and path.read_text(encoding="utf-8") == source
-    except (OSError, UnicodeDecodeError):
-        sound = False
-    if not sound:
+    sha256 = sha256_hex(source.encode("utf-8"))
+    if path.is_file():
         try:
-            atomic_write(path, source.encode("utf-8"))
-        except OSError:   # an unwritable cache folder: a private temporary one instead
-            path = Path(tempfile.mkdtemp(prefix="snnlang-lava-")) / path.name
-            atomic_write(path, source.encode("utf-8"))
-    return _import(path)
+            return _import(path, sha256)
+        except TamperedEntry as e:
+            warnings.warn(f"snnlang lava cache: {e}; discarded and rebuilt", CacheWarning, stacklevel=2)
+        except OSError:   # unreadable: rebuilt below
+            pass
+    try:
+        atomic_write(path, source.encode("utf-8"))
+    except OSError:   # an unwritable cache folder: a private temporary one instead
+        path = Path(tempfile.mkdtemp(prefix="snnlang-lava-")) / path.name
+        atomic_write(path, source.encode("utf-8"))
+    return _import(path, sha256)

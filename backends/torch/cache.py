@@ -4,23 +4,27 @@ Generation takes milliseconds, so nothing is skipped on a hit; the file exists s
 generated code is a real module: tracebacks and `inspect` show its lines, torch.compile can read
 it, and a user can open it. The key is SHA-256 of (source, snnlang version, interface format).
 Writes go to a temporary file and `os.replace`, so concurrent processes never see a partial
-file; an entry whose text differs from its key is rewritten. The folder is
-`platformdirs.user_cache_dir("snnlang")/torch`, or `$SNNLANG_CACHE_DIR/torch` (a private
-temporary folder if that cannot be written).
+file. An entry whose text differs from its key (edited, truncated) is never run:
+snnlang.cache.import_verified compiles the bytes whose SHA-256 it checked, and a mismatch
+replaces the file with a CacheWarning. The folder is `platformdirs.user_cache_dir("snnlang")/torch`,
+or `$SNNLANG_CACHE_DIR/torch` (a private temporary folder if that cannot be written or is not
+private: snnlang.cache). torch.compile's own caches (inductor, outside this folder) are torch's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 from types import ModuleType
 
-from snnlang.cache import atomic_write, cache_root, import_file
+from snnlang import cache as _cache
+from snnlang.cache import CacheWarning, TamperedEntry, atomic_write, import_verified, sha256_hex
 
 
 def cache_dir() -> Path:
-    return cache_root() / "torch"
+    return _cache.cache_dir("torch")
 
 
 def key_of(source: str, version: str, fmt: int) -> str:
@@ -35,22 +39,26 @@ def _write(path: Path, source: str) -> None:
     atomic_write(path, source.encode("utf-8"))
 
 
-def _import(path: Path) -> ModuleType:
-    return import_file(path, f"snnlang_torch_{path.stem}")
+def _import(path: Path, sha256: str) -> ModuleType:
+    return import_verified(path, f"snnlang_torch_{path.stem}", sha256)
 
 
 def load(source: str, version: str, fmt: int, folder: Path | None = None) -> ModuleType:
-    """The module for `source`, written to the cache folder first unless it is already there intact."""
-    key = key_of(source, version, fmt)
-    path = (folder or cache_dir()) / f"snn_{key[:32]}.py"
-    try:
-        intact = path.is_file() and path.read_text(encoding="utf-8") == source
-    except (OSError, UnicodeDecodeError):
-        intact = False
-    if not intact:
+    """The module for `source`: imported from the cache folder when the file there has exactly
+    this text (checked on the bytes that are compiled), else written there first. A file with
+    other text (edited, truncated) is never run: it is replaced, with a CacheWarning."""
+    path = (folder or cache_dir()) / f"snn_{key_of(source, version, fmt)[:32]}.py"
+    sha256 = sha256_hex(source.encode("utf-8"))
+    if path.is_file():
         try:
-            _write(path, source)
-        except OSError:   # an unwritable cache folder: a private temporary one instead
-            path = Path(tempfile.mkdtemp(prefix="snnlang-torch-")) / path.name
-            _write(path, source)
-    return _import(path)
+            return _import(path, sha256)
+        except TamperedEntry as e:
+            warnings.warn(f"snnlang torch cache: {e}; discarded and rebuilt", CacheWarning, stacklevel=2)
+        except OSError:   # unreadable: rebuilt below
+            pass
+    try:
+        atomic_write(path, source.encode("utf-8"))
+    except OSError:   # an unwritable cache folder: a private temporary one instead
+        path = Path(tempfile.mkdtemp(prefix="snnlang-torch-")) / path.name
+        atomic_write(path, source.encode("utf-8"))
+    return _import(path, sha256)
