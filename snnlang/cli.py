@@ -26,6 +26,10 @@ def _print_result(result: CheckResult, quiet: bool) -> None:
             continue
         print(render(d, result.sources), file=sys.stderr)
         print(file=sys.stderr)
+    for file, count in result.omitted.items():
+        print(f"{file or result.file}: {count} more error{'s' * (count != 1)} or warning"
+              f"{'s' * (count != 1)} not shown", file=sys.stderr)
+        print(file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -44,8 +48,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             status = max(status, EXIT_USAGE)
         elif not result.ok:
             status = max(status, EXIT_ERRORS)
-        errors = len(result.errors)
-        warnings = len(result.diagnostics) - errors
+        errors = len(result.errors) + result.omitted_errors
+        warnings = len(result.diagnostics) + sum(result.omitted.values()) - errors
         if not args.quiet:
             verdict = "ok" if errors == 0 else f"{errors} error{'s' * (errors != 1)}"
             extra = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""

@@ -7,10 +7,13 @@ the source line, a caret under the span and the hints.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
+import itertools
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ CODES: dict[str, str] = {
     "E102": "inconsistent indentation",
     "E103": "unexpected character",
     "E104": "unterminated string",
+    "E105": "nesting too deep (expressions, blocks, or definitions defined through each other)",
+    "E107": "constant is not a finite number",
     "E200": "unknown name",
     "E201": "duplicate definition",
     "E202": "unknown neuron or synapse type",
@@ -94,6 +99,9 @@ CODES: dict[str, str] = {
     "E701": "import not found",
     "E702": "circular import",
     "E703": "imported name not found",
+    "E704": "import outside the model's folder, the search path and the shipped models",
+    "E705": "import of a file that is not a `.snn` file",
+    "E706": "import chain too deep",
     "W600": "population never connected",
     "W601": "plastic connection never enabled by a phase",
     "W602": "unused parameter",
@@ -130,8 +138,36 @@ def warning(code: str, message: str, span: Span | None, *hints: str) -> Diagnost
     return Diagnostic(Severity.WARNING, code, message, span, tuple(h for h in hints if h))
 
 
+# How many candidate names "did you mean" hints may compare in one check (`hint_budget`).
+# Each hint costs time in the size of its pool, so a file with thousands of unknown names in
+# a scope of thousands would take quadratic time; past the budget hints are left out.
+HINT_BUDGET = 200_000
+_hint_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("hint_budget", default=None)
+
+
+@contextlib.contextmanager
+def hint_budget(comparisons: int = HINT_BUDGET) -> Iterator[None]:
+    """Bound the work of `did_you_mean` inside the block to `comparisons` candidates in all."""
+    token = _hint_budget.set([comparisons])
+    try:
+        yield
+    finally:
+        _hint_budget.reset(token)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """A "did you mean" hint for a misspelt name, or "" when nothing is close."""
+    """A "did you mean" hint for a misspelt name, or "" when nothing is close.
+
+    `candidates` may be a lazy iterable: past the budget of `hint_budget` it is not consumed."""
+    budget = _hint_budget.get()
+    if budget is not None:
+        if budget[0] <= 0:
+            return ""
+        taken = list(itertools.islice(candidates, budget[0] + 1))
+        budget[0] -= len(taken)
+        if budget[0] < 0:
+            return ""
+        candidates = taken
     pool = sorted(set(candidates))
     close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
     if not close:
@@ -141,6 +177,14 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     if not close:
         return ""
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+
+
+# Errors and warnings shown per file (`snnc check` says how many more there are).
+MAX_DIAGNOSTICS_PER_FILE = 100
+
+# A source line longer than this is shown cut around the caret: a diagnostic shows where the
+# problem is, not whole files that happen to be one long line.
+MAX_SHOWN_LINE = 200
 
 
 class SourceCache:
@@ -187,6 +231,13 @@ def render(diag: Diagnostic, sources: SourceCache | None = None) -> str:
                 width = max(diag.span.end_col - diag.span.col, 1)
             else:
                 width = max(len(text.rstrip()) - start, 1)
+            if len(text) > MAX_SHOWN_LINE:
+                first = max(0, min(start - MAX_SHOWN_LINE // 4, len(text) - MAX_SHOWN_LINE))
+                shown = text[first:first + MAX_SHOWN_LINE]
+                prefix = "..." if first else ""
+                text = prefix + shown + ("..." if first + MAX_SHOWN_LINE < len(text) else "")
+                start = start - first + len(prefix)
+                width = max(min(width, len(prefix) + len(shown) - start), 1)
             out.append(f" {gutter} | {text}")
             out.append(f" {pad} | {' ' * start}{'^' * width}")
     for hint in diag.hints:

@@ -7,6 +7,7 @@ gets its own stream number, and names are mapped to symbols by the caller
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -68,7 +69,7 @@ class ExprLowering:
             return a / b
         if e.op == "%":
             return sympy.Mod(a, b, evaluate=False)
-        return sympy.Pow(a, b)
+        return _power(a, b, e)
 
     def _unaryop(self, e: A.UnaryOp) -> sympy.Expr:
         x = self(e.operand)
@@ -100,6 +101,43 @@ class ExprLowering:
             return z if not args else args[0] + args[1] * z
         # network-level and initialiser functions are lowered where they are allowed
         return sympy.Function(name)(*args)
+
+
+# Exact integer powers are kept while the result has at most this many bits; beyond, sympy
+# would build the exact integer (`10 ** 10 ** 10` never finishes) and no backend can use it.
+MAX_EXACT_POWER_BITS = 1024
+
+
+class ConstantError(ValueError):
+    """A constant sub-expression without a finite value (the checker reports E107 first for
+    literals; this guards what reaches lowering another way)."""
+
+    def __init__(self, message: str, span: object) -> None:
+        super().__init__(message)
+        self.span = span
+
+
+def _power(a: sympy.Expr, b: sympy.Expr, e: A.BinOp) -> sympy.Expr:
+    """`a ^ b`, evaluated in floats when both are numbers and the exact result would be huge."""
+    if not (isinstance(a, sympy.Number) and isinstance(b, sympy.Number)):
+        if isinstance(b, sympy.Integer) and abs(int(b)) > MAX_EXACT_POWER_BITS:
+            # a huge integer exponent of a symbol: substituting an integer later would build
+            # the exact integer; a float exponent keeps that evaluation in floating point
+            return sympy.Pow(a, sympy.Float(int(b)))
+        return sympy.Pow(a, b)
+    if isinstance(a, sympy.Rational) and isinstance(b, sympy.Integer):
+        size = max(abs(a.p).bit_length(), a.q.bit_length())
+        if size <= 1 or size * abs(int(b)) <= MAX_EXACT_POWER_BITS:
+            if a == 0 and b < 0:
+                raise ConstantError(f"`{a} ^ {b}` divides by zero", e.span)
+            return sympy.Pow(a, b)  # exact, as before: `2 ^ -1` stays 1/2
+    try:
+        value = float(a) ** float(b)
+    except (OverflowError, ZeroDivisionError):
+        value = math.inf
+    if isinstance(value, complex) or not math.isfinite(value):
+        raise ConstantError(f"`{a} ^ {b}` is not a finite number", e.span)
+    return sympy.Pow(a, b) if isinstance(a, sympy.Float) or isinstance(b, sympy.Float) else sympy.Float(value)
 
 
 def unit_value(name: str) -> sympy.Expr | None:

@@ -15,7 +15,7 @@ import sympy
 
 from snnlang.diagnostics import Diagnostic, Span, error
 from snnlang.ir import functions as F
-from snnlang.ir.expressions import ExprLowering, StreamCounter
+from snnlang.ir.expressions import ConstantError, ExprLowering, StreamCounter
 from snnlang.ir.model import (
     Assign, ConnectionIR, EventIR, HandlerIR, HookIR, ModelIR, NetworkIR, NeuronIR, OdeBlock,
     PhaseIR, PopulationIR, ScheduleIR, SynapseIR, TieIR, TraceIR, TraceOnIR, Update, Var,
@@ -42,6 +42,15 @@ class LoweringError(Exception):
 
 
 def lower(checked: CheckResult) -> ModelIR:
+    """The IR of a checked model without errors; LoweringError for what the checker allows
+    but lowering cannot do."""
+    try:
+        return _lower(checked)
+    except ConstantError as exc:
+        raise LoweringError([error("E107", str(exc), exc.span)]) from None
+
+
+def _lower(checked: CheckResult) -> ModelIR:
     if not checked.ok:
         raise ValueError("lower() needs a model without errors; check it first")
     streams = StreamCounter()

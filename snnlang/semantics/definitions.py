@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -16,6 +17,9 @@ from snnlang.semantics.units import DIMENSIONLESS, TIME, UNITS, Dimension, descr
 from snnlang.syntax import ast as A
 
 RESERVED = set(B.IMPLICIT_NAMES) | {"pre", "post"}
+# definitions resolved through one another recursively (only a cycle recurses: acyclic chains
+# are resolved in dependency order); documented with E105 in docs/language.md §21.1
+MAX_DEFINITION_DEPTH = 50
 
 
 @dataclass
@@ -131,6 +135,14 @@ class _DefinitionChecker:
             self.diags.append(error("E404", f"`{sym.name}` is defined in terms of itself", sym.span))
             sym.dim = DIMENSIONLESS
             return sym.dim
+        if not self._resolving:
+            self._resolve_dependencies_first(sym)
+        elif len(self._resolving) >= MAX_DEFINITION_DEPTH:  # a long cycle: each link is recursion
+            self.diags.append(error("E105", f"`{sym.name}` is defined through a chain of more than "
+                                    f"{MAX_DEFINITION_DEPTH} definitions that refer to one another",
+                                    sym.span, "give some of them values of their own"))
+            sym.dim, sym.dim_unknown = DIMENSIONLESS, True
+            return sym.dim
         self._resolving.add(sym.name)
         sym.dim_unknown = False
         try:
@@ -138,6 +150,35 @@ class _DefinitionChecker:
         finally:
             self._resolving.discard(sym.name)
         return sym.dim
+
+    def _resolve_dependencies_first(self, root: Symbol) -> None:
+        """Resolve the values `root` depends on before it, deepest first and without recursion,
+        so that a long chain `p0 = p1 + 1`, `p1 = p2 + 1`... never recurses deeper than one
+        link. A cycle is left to the recursive path, which reports it (E404)."""
+        def deps(sym: Symbol) -> Iterator[Symbol]:
+            if isinstance(sym.decl, (A.ParamDecl, A.StateDecl)):
+                for n in _names_in(sym.decl.value):
+                    dep = self.symbols.get(n.parts[0]) or (
+                        self.symbols.get(n.parts[1]) if len(n.parts) == 2 else None)
+                    if dep is not None and dep.dim is None:
+                        yield dep
+        state = {root.name: 1}
+        order: list[Symbol] = []
+        stack = [(root, deps(root))]
+        while stack:
+            sym, pending = stack[-1]
+            dep = next(pending, None)
+            if dep is None:
+                stack.pop()
+                state[sym.name] = 2
+                order.append(sym)
+            elif state.get(dep.name) == 1:
+                return
+            elif dep.name not in state:
+                state[dep.name] = 1
+                stack.append((dep, deps(dep)))
+        for sym in order[:-1]:
+            self.dim_of(sym)
 
     def _infer_dim(self, sym: Symbol) -> Dimension:
         decl = sym.decl
@@ -423,10 +464,12 @@ class NeuronChecker(_DefinitionChecker):
         unit = UNITS.get(ident)
         if unit is not None:
             return Info(unit[1], FLOAT, unit[0])
-        visible = [s.name for s in self.symbols.values()
-                   if s.compartment is None or s.compartment == compartment]
+        # lazy: past the check's hint budget the scope is not even listed (thousands of
+        # unknown names in a scope of thousands would be quadratic)
+        visible = (s.name for s in self.symbols.values()
+                   if s.compartment is None or s.compartment == compartment)
         self.diags.append(error("E200", f"unknown name `{ident}`", span,
-                                did_you_mean(ident, visible + list(B.IMPLICIT_NAMES))))
+                                did_you_mean(ident, itertools.chain(visible, B.IMPLICIT_NAMES))))
         return None
 
     # ---------------------------------------------------------------- members
@@ -687,7 +730,7 @@ class SynapseChecker(_DefinitionChecker):
         if unit is not None:
             return Info(unit[1], FLOAT, unit[0])
         self.diags.append(error("E200", f"unknown name `{ident}`", name.span,
-                                did_you_mean(ident, list(self.symbols) + ["pre", "post"]) or
+                                did_you_mean(ident, itertools.chain(self.symbols, ("pre", "post"))) or
                                 "the neurons' variables are read as `pre.NAME` and `post.NAME`"))
         return None
 

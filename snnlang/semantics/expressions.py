@@ -106,7 +106,9 @@ class ExprChecker:
     # ------------------------------------------------------------------ leaves
     def _number(self, e: A.Number) -> Info:
         is_int = "." not in e.text and "e" not in e.text.lower()
-        return Info(DIMENSIONLESS, INT if is_int else FLOAT, _finite(e.value))
+        if _finite(e.value) is None:
+            return self._not_finite(e, DIMENSIONLESS)
+        return Info(DIMENSIONLESS, INT if is_int else FLOAT, e.value)
 
     def _quantity(self, e: A.Quantity) -> Info:
         unit = UNITS.get(e.unit)
@@ -117,7 +119,19 @@ class ExprChecker:
             self.diags.append(error("E301", f"unknown unit `{e.unit}`", e.unit_span, hint))
             return UNKNOWN
         scale, dim = unit
-        return Info(dim, FLOAT, _finite(e.value * scale))
+        if _finite(e.value * scale) is None:
+            return self._not_finite(e, dim)
+        return Info(dim, FLOAT, e.value * scale)
+
+    def _not_finite(self, e: A.Expr, dim: Dimension, why: str = "is not a finite number") -> Info:
+        """E107: a constant every later stage would have to compute with (sympy, code
+        generators, `int(...)` of sizes) must be a finite 64-bit float."""
+        text = (f"{e.func}({show(e.args[0])})" if isinstance(e, A.Call) and len(e.args) == 1
+                else show(e))
+        self.diags.append(error("E107", f"`{text}` {why}", e.span,
+                                "constants must be finite 64-bit floating-point numbers "
+                                "(magnitude below about 1.8e308)"))
+        return Info(dim, FLOAT, None, True)
 
     def _boolean(self, e: A.Boolean) -> Info:
         return Info(DIMENSIONLESS, BOOL, 1.0 if e.value else 0.0)
@@ -138,6 +152,12 @@ class ExprChecker:
     def _binop(self, e: A.BinOp) -> Info:
         left, right = self.infer(e.left), self.infer(e.right)
         unknown = left.unknown or right.unknown
+        if left.const is not None and right.const is not None and _fold(e.op, left.const, right.const) is None:
+            why = ("divides by zero" if e.op in "/%" and right.const == 0
+                   else "has no real value" if e.op == "^" and left.const < 0
+                   else "is not a finite number")
+            dim = left.dim * right.dim if e.op == "*" else left.dim / right.dim if e.op == "/" else left.dim
+            return self._not_finite(e, dim if e.op != "^" else DIMENSIONLESS, why)
         if e.op in "+-":
             # after a reported mismatch the sum has no meaningful dimension: mark it unknown so
             # that the enclosing ODE/assignment does not repeat the error (E304 after E300)
@@ -244,7 +264,7 @@ class ExprChecker:
                 try:
                     const = getattr(math, fn.name)(args[0].const)
                 except (ValueError, OverflowError):
-                    const = None
+                    return self._not_finite(e, DIMENSIONLESS)
             return Info(DIMENSIONLESS, FLOAT, const, unknown)
         if rule == "same":
             for a, node in zip(args[1:], e.args[1:]):
@@ -253,6 +273,8 @@ class ExprChecker:
             return Info(args[0].dim, typ, args[0].const if fn.name == "abs" and args[0].const is not None
                         and args[0].const >= 0 else None, unknown)
         if rule == "sqrt":
+            if args[0].const is not None and args[0].const < 0:
+                return self._not_finite(e, args[0].dim ** 0.5, "has no real value")
             return Info(args[0].dim ** 0.5, FLOAT, None, unknown)
         if rule == "sign":
             return Info(DIMENSIONLESS, FLOAT, None, unknown)

@@ -1,10 +1,18 @@
-"""Reading `.snn` files and following their imports."""
+"""Reading `.snn` files and following their imports.
+
+Imports may read only `.snn` files inside the folder of the model being checked (and its
+subfolders), the folders of the import search path (the `import_path` argument, then the
+environment variable `SNNLANG_PATH`) and the shipped models. Containment is decided on
+the fully resolved path, so `../` and symbolic links cannot lead out (docs/language.md §3).
+"""
 
 from __future__ import annotations
 
 import importlib.resources
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 from snnlang.diagnostics import Diagnostic, SourceCache, Span, did_you_mean, error
 from snnlang.syntax import ast as A
@@ -24,6 +32,28 @@ def stdlib_dirs() -> list[Path]:
     return dirs
 
 
+PATH_VARIABLE = "SNNLANG_PATH"
+# each level of an import chain is a level of recursion in the loader (docs/language.md §3)
+MAX_IMPORT_DEPTH = 32
+
+ImportPath = Iterable["str | Path"]
+
+
+def search_dirs(import_path: ImportPath | None = None) -> list[Path]:
+    """The import search path: `import_path`, then the folders listed in `SNNLANG_PATH`
+    (separated by `os.pathsep`), in that order; empty entries are ignored."""
+    dirs = [Path(d) for d in (import_path or ()) if str(d)]
+    dirs += [Path(d) for d in os.environ.get(PATH_VARIABLE, "").split(os.pathsep) if d]
+    return dirs
+
+
+def _real(path: Path) -> Path | None:
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):  # e.g. a NUL byte or a name too long for the file system
+        return None
+
+
 @dataclass
 class LoadedModule:
     module: A.Module
@@ -37,17 +67,24 @@ class Loaded:
     modules: dict[str, LoadedModule]
     sources: SourceCache
     diagnostics: list[Diagnostic]
+    # imported files that failed to parse: the one diagnostic each may show (the first
+    # syntax error), so that a file that is not a model is never echoed line by line
+    quiet_files: dict[str, Diagnostic] = field(default_factory=dict)
 
 
-def load_text(text: str, file: str = "<string>", base: Path | None = None) -> Loaded:
-    loader = _Loader()
-    main = loader.load_source(text, file, base or Path.cwd(), chain=())
-    return Loaded(main, loader.modules, loader.sources, loader.diags)
+def load_text(text: str, file: str = "<string>", base: Path | None = None,
+              import_path: ImportPath | None = None) -> Loaded:
+    """Parse `text` and its imports; `base` (default: the working directory) is the model's folder."""
+    base = base or Path.cwd()
+    loader = _Loader(base, import_path)
+    main = loader.load_source(text, file, base, chain=())
+    return Loaded(main, loader.modules, loader.sources, loader.diags, loader.quiet_files)
 
 
-def load_path(path: str | Path) -> Loaded:
-    loader = _Loader()
+def load_path(path: str | Path, import_path: ImportPath | None = None) -> Loaded:
+    """Read and parse the model file `path` and its imports."""
     p = Path(path)
+    loader = _Loader(p.resolve().parent, import_path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -56,18 +93,32 @@ def load_path(path: str | Path) -> Loaded:
                                   "check the path" if isinstance(exc, FileNotFoundError) else ""))
         return Loaded(None, {}, loader.sources, loader.diags)
     main = loader.load_source(text, str(path), p.resolve().parent, chain=(str(p.resolve()),))
-    return Loaded(main, loader.modules, loader.sources, loader.diags)
+    return Loaded(main, loader.modules, loader.sources, loader.diags, loader.quiet_files)
 
 
 class _Loader:
-    def __init__(self) -> None:
+    def __init__(self, model_dir: Path, import_path: ImportPath | None = None) -> None:
         self.modules: dict[str, LoadedModule] = {}
         self.sources = SourceCache()
         self.diags: list[Diagnostic] = []
+        self.quiet_files: dict[str, Diagnostic] = {}
+        self.search = search_dirs(import_path)
+        self.stdlib = stdlib_dirs()
+        roots = [_real(d) for d in [model_dir, *self.search, *self.stdlib]]
+        self.roots = [r for r in roots if r is not None]
 
-    def load_source(self, text: str, file: str, base: Path, chain: tuple[str, ...]) -> LoadedModule:
+    def _allowed(self, real: Path) -> bool:
+        return any(real == root or real.is_relative_to(root) for root in self.roots)
+
+    def load_source(self, text: str, file: str, base: Path, chain: tuple[str, ...],
+                    imported: bool = False) -> LoadedModule:
         self.sources.add(file, text)
         module, diags = parse(text, file)
+        if imported and diags:
+            first = replace(diags[0], hints=diags[0].hints + (
+                f"this imported file does not parse; check it on its own (`snnc check {file}`)",))
+            self.quiet_files[file] = first
+            diags = [first]
         self.diags.extend(diags)
         loaded = LoadedModule(module, Path(file) if file != "<string>" else None)
         key = chain[-1] if chain else file
@@ -84,21 +135,41 @@ class _Loader:
             loaded.visible[d.name] = d
         return loaded
 
-    def _resolve(self, imp: A.Import, base: Path) -> Path | None:
-        candidates = [base / imp.path] + [d / imp.path for d in stdlib_dirs()]
-        for c in candidates:
+    def _resolve(self, imp: A.Import, base: Path) -> tuple[Path | None, bool]:
+        """The file an import names and whether a candidate lay outside the allowed folders
+        (only files inside them are even looked at: nothing is revealed about the others)."""
+        outside = False
+        for folder in [base, *self.search, *self.stdlib]:
+            real = _real(folder / imp.path)
+            if real is None:
+                continue
+            if not self._allowed(real):
+                outside = True
+                continue
             try:
-                if c.is_file():
-                    return c.resolve()
+                if real.is_file():
+                    return real, False
             except (OSError, ValueError):  # e.g. a name too long for the file system: not found
                 continue
-        return None
+        return None, outside
 
     def _import(self, imp: A.Import, into: LoadedModule, base: Path, chain: tuple[str, ...]) -> None:
-        path = self._resolve(imp, base)
+        if not imp.path.lower().endswith(".snn"):
+            self.diags.append(error("E705", f"`{imp.path}` is not a `.snn` file", imp.path_span,
+                                    "imports name `.snn` model files"))
+            return
+        path, outside = self._resolve(imp, base)
+        if path is None and outside:
+            self.diags.append(error(
+                "E704", f"`{imp.path}` is outside the folders imports may read", imp.path_span,
+                "imports read the model's own folder and its subfolders, the folders listed in "
+                f"{PATH_VARIABLE} and the shipped models; add the library's folder to {PATH_VARIABLE}"))
+            return
         if path is None:
             self.diags.append(error("E701", f"cannot find `{imp.path}`", imp.path_span,
-                                    f"looked in {base} and the shipped models folder"))
+                                    f"looked in {base}"
+                                    + (f", the {PATH_VARIABLE} folders" if self.search else "")
+                                    + " and the shipped models folder"))
             return
         key = str(path)
         if key in chain:
@@ -107,12 +178,18 @@ class _Loader:
             return
         loaded = self.modules.get(key)
         if loaded is None:
+            if len(chain) >= MAX_IMPORT_DEPTH:
+                self.diags.append(error(
+                    "E706", f"import chain too deep: more than {MAX_IMPORT_DEPTH} files import one another "
+                    "in a row", imp.span, "import the library files from one file instead of in a chain"))
+                return
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                self.diags.append(error("E700", f"cannot read `{imp.path}`: {exc}", imp.path_span))
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                self.diags.append(error("E700", f"cannot read `{imp.path}`: {reason}", imp.path_span))
                 return
-            loaded = self.load_source(text, _display(path), path.parent, chain + (key,))
+            loaded = self.load_source(text, _display(path), path.parent, chain + (key,), imported=True)
         exported = {d.name: d for d in loaded.module.definitions
                     if isinstance(d, (A.NeuronDef, A.SynapseDef))}
         # definitions a file itself imported are exported too, so libraries can re-export
@@ -145,4 +222,5 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-__all__ = ["load_path", "load_text", "Loaded", "LoadedModule", "stdlib_dirs", "Span"]
+__all__ = ["load_path", "load_text", "Loaded", "LoadedModule", "stdlib_dirs", "search_dirs",
+           "PATH_VARIABLE", "MAX_IMPORT_DEPTH", "Span"]
