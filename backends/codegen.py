@@ -4,6 +4,11 @@ indented lines tagged with the `.snn` line they come from, and unique identifier
 Generated files are read by users (a `# file.snn:LINE` tag on a statement says where to look in
 the model), so the tags sit in a column of their own and carry the file's base name only: the
 text, and with it every cache key derived from it, does not depend on where a checkout lives.
+
+Every string that comes from the user (a file name, a name or text of the model) reaches the
+generated source only through `literal` (a Python string literal) or `source_text` (inside a
+comment or a docstring): a file whose name holds triple quotes and code, or a newline, must
+stay text and never become code.
 """
 
 from __future__ import annotations
@@ -18,16 +23,47 @@ from snnlang.diagnostics import Span
 INDENT = "    "
 
 
+def literal(text: str) -> str:
+    """A Python string literal of `text` on one line: repr() escapes every quote, backslash,
+    line break and unprintable character, so the literal cannot end early or span lines."""
+    return repr(str(text))
+
+
+def source_text(text: str) -> str:
+    """`text` made inert inside a generated comment or docstring, reading as it reads: line
+    breaks of any kind (\\n, \\r, \\x0b, \\x0c, \\x1c-\\x1e, \\x85, U+2028, U+2029), NUL and every other
+    unprintable character (lone surrogates of an undecodable file name too) become escapes, so a
+    comment cannot end; backslashes and double quotes are escaped, so a docstring cannot end
+    (and `\\N`, `\\u` in a name are not read as escapes of a docstring)."""
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
+
+
+def file_name(path: str) -> str:
+    """The base name of a model file as generated text shows it (`source_text`): `/` and `\\`
+    both separate folders, so a checkout's location never reaches the text."""
+    return source_text(str(path).replace("\\", "/").rsplit("/", 1)[-1])
+
+
 def where(origin: Span | None) -> str | None:
-    """`file.snn:LINE` of an IR origin, or None when the IR does not know it."""
+    """`file.snn:LINE` of an IR origin (safe in a comment), or None when the IR does not know it."""
     if origin is None:
         return None
-    return f"{PurePath(origin.file).name}:{origin.line}"
+    return f"{source_text(PurePath(origin.file).name)}:{origin.line}"
 
 
 class Code:
     """Lines of Python; `line(text, origin)` appends `# file.snn:LINE` when the IR knows where
-    the statement came from (a string origin is used as the tag as it is)."""
+    the statement came from (a string origin is the tag, made safe by `source_text`)."""
 
     comment_column = 80          # where origin tags start (a backend may prefer another)
 
@@ -40,7 +76,7 @@ class Code:
             self.lines.append("")
             return
         out = INDENT * self.level + text
-        tag = origin if isinstance(origin, str) else where(origin)
+        tag = source_text(origin) if isinstance(origin, str) else where(origin)
         if tag:
             out = out.ljust(self.comment_column) + "  # " + tag
         self.lines.append(out)
@@ -48,7 +84,7 @@ class Code:
     def comment(self, text: str, origin: Span | None = None) -> None:
         """`# text` (several lines if it has several), the origin in brackets after the last."""
         tag = where(origin)
-        parts = text.split("\n")
+        parts = [source_text(part) for part in text.split("\n")]
         for k, part in enumerate(parts):
             suffix = f"  ({tag})" if tag and k == len(parts) - 1 else ""
             self.lines.append(INDENT * self.level + ("# " + part if part else "#") + suffix)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from snnlang.ir.model import ModelIR
 
+from ..codegen import file_name, source_text
 from .code import Code, class_name
 from .gen_connection import PeerView, generate_connection
 from .gen_input import generate_input
@@ -64,8 +65,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa:
 def generate(model: ModelIR, plan: NetworkPlan, version: str) -> str:
     net = plan.net
     code = Code()
-    summary = "\n".join(plan.summary_lines())
-    code.lines.extend(HEADER.format(network=net.name, file=model.file.split("/")[-1], version=version,
+    summary = "\n".join(source_text(line) for line in plan.summary_lines())
+    code.lines.extend(HEADER.format(network=source_text(net.name), file=file_name(model.file), version=version,
                                     summary=summary).rstrip("\n").split("\n"))
     code.lines.extend(IMPORTS.rstrip("\n").split("\n"))
     code.line()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from snnlang.ir.model import NeuronIR, OdeBlock, PopulationIR, Update
 
+from ..codegen import source_text
 from .code import Code, class_name
 from .gen_common import Leaves, assign, fixed_spec, param_defaults, precision, runs_guard
 from .printer import describe
@@ -48,7 +49,7 @@ def generate_neuron(pop: PopulationIR, index: int, neuron: NeuronIR) -> tuple[st
     leaves = neuron_leaves(neuron, where)
     code = Code()
     with code.block(f"class {name}:"):
-        code.line(f'"""Population `{pop.name}`: {pop.size} neurons of type {neuron.name} '
+        code.line(f'"""Population `{source_text(pop.name)}`: {pop.size} neurons of type {source_text(neuron.name)} '
                   '(kernel of a custom process, plain NumPy)."""')
         code.line()
         code.line(f"NAME = {pop.name!r}")

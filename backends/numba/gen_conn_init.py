@@ -13,6 +13,7 @@ A sparse connection's pairs are drawn by the helper `_connect` (helpers.py).
 
 from __future__ import annotations
 
+from ..codegen import source_text
 from .code import Code, Kernel, decorator
 from .conn_common import INDICES, ConnNames
 from .plan import ConnPlan, Plan
@@ -84,7 +85,7 @@ def init_source(plan: Plan, c: ConnPlan) -> Kernel:
                     cd.line(f"{names.at_pair(st.var.name)} = _a")
                 names.pair_loop(body, pair)
     head = Code(1)
-    head.line(f'"""Synapse {c.syn.name} ({c.layout}): initial values of a connection (mode 0 build, 1 reset '
+    head.line(f'"""Synapse {source_text(c.syn.name)} ({c.layout}): initial values of a connection (mode 0 build, 1 reset '
               'traces, 2 reset states too)."""')
     scope.header(head, scope.needs_t)
     params = [("step", ("ctx", "step")), ("seed", ("ctx", "seed")), ("consts", ("consts", c.name)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from snnlang.ir import rng
 
+from ..codegen import source_text
 from .code import Code, Kernel, decorator
 from .plan import Plan, PopPlan
 
@@ -63,8 +64,8 @@ def encoder_kernel(plan: Plan, pop: PopPlan) -> Kernel:
     code = Code()
     code.line(decorator("encode"))
     with code.block(f"def __KERNEL__({', '.join(p for p, _ in params)}):"):
-        code.line(f'"""{pop.kind.capitalize()} encoder {enc}('
-                  + ", ".join(f"{k}={v!r}" for k, v in pop.ir.encoder_options) + '): this step\'s spikes."""')
+        options = ", ".join(f"{k}={v!r}" for k, v in pop.ir.encoder_options)
+        code.line(f'"""{source_text(f"{pop.kind.capitalize()} encoder {enc}({options})")}: this step\'s spikes."""')
         code.line(f"_B, _N = {spike}.shape")
         with code.block("if not active:"):
             code.line(f"{spike}[:, :] = 0.0")

@@ -19,6 +19,7 @@ from snnlang.ir.model import ModelIR
 
 from snnlang.ir import rng
 
+from ..codegen import file_name, literal, source_text
 from .code import Code, Kernel, KernelTable, where
 from .gen_conn_init import init_source
 from .gen_inputs import data_kind, encoder_kernel, needs_data
@@ -103,7 +104,7 @@ class ModuleGenerator:
         plan = self.plan
         code = Code()
         code.line(f"NETWORK = {plan.net.name!r}")
-        code.line(f"SOURCE = {plan.model.file.replace(chr(92), '/').rsplit('/', 1)[-1]!r}")
+        code.line(f"SOURCE = {literal(plan.model.file.replace(chr(92), '/').rsplit('/', 1)[-1])}")
         code.line(f"DT = {plan.net.dt!r}")
         code.line(f"BATCH_MODE = {plan.batch_mode!r}")
         code.line(f"FORMAT = {FORMAT}")
@@ -356,7 +357,7 @@ class ModuleGenerator:
         tables = self._tables()
         derive = self._derive()     # after the kernels: they registered the hoisted constants
         header = Code()
-        header.line(f'"""Network `{plan.net.name}` of {plan.model.file.replace(chr(92), "/").rsplit("/", 1)[-1]}, '
+        header.line(f'"""Network `{source_text(plan.net.name)}` of {file_name(plan.model.file)}, '
                     f"compiled by snnlang {self.version} for numba.")
         header.line("")
         header.line("Generated code: do not edit. Every statement ends with the `.snn` line it comes from.")

@@ -17,6 +17,7 @@ import sympy
 
 from snnlang.ir.model import Assign, EventIR, HookIR, OdeBlock, TraceIR, Update
 
+from ..codegen import source_text
 from .code import Code, Kernel, NameTable, decorator
 from .plan import Plan, PopPlan, BuildError
 from .printer import POPULATION, KernelPrinter, population_calls, uses
@@ -330,7 +331,7 @@ class NeuronKernels:
             for seg in self._segments(ops):
                 self._loop(body, scope, seg, local, check)
         head = Code(1)
-        head.line(f'"""{doc}"""')
+        head.line(f'"""{source_text(doc)}"""')
         scope.header(head, scope.needs_t)
         head.line(f"_B, _N = {self.arrays[0]}.shape")
         if "_pairwise" in body.text():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from snnlang.ir.model import Assign, HandlerIR
 
+from ..codegen import source_text
 from .code import Code, Kernel, decorator
 from .conn_common import INDICES, ConnNames
 from .plan import BuildError, ConnPlan, Plan
@@ -209,7 +210,7 @@ class Deliveries:
     def _function(self, base: str, lead: list[str], scope: Scope, names: ConnNames, body: Code, doc: str,
                   role: str) -> Kernel:
         head = Code(1)
-        head.line(f'"""{doc}"""')
+        head.line(f'"""{source_text(doc)}"""')
         scope.header(head, scope.needs_t)
         if "_slot" in body.text():
             head.line(f"_slot = step % {scope.scalar('delay', str(self.c.delay))}")
