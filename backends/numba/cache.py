@@ -217,6 +217,12 @@ def _signed_cache_class() -> type:
     if _SIGNED_CLASS is not None:
         return _SIGNED_CLASS
     from numba.core.caching import FunctionCache, IndexDataCacheFile
+    # numba reads and writes its files only through these: should one go, the overrides below
+    # would be bypassed, so refuse (`protect` then turns the file cache off)
+    for name in ("load", "save", "_load_index", "_save_index", "_load_data", "_save_data", "_dump",
+                 "_open_for_write", "_data_path", "_index_name", "_cache_path", "_source_stamp", "_version"):
+        if not hasattr(IndexDataCacheFile, name) and name not in IndexDataCacheFile.__init__.__code__.co_names:
+            raise AttributeError(f"numba's IndexDataCacheFile has no {name}")
 
     class _SignedFiles(IndexDataCacheFile):
         def _discard(self, what: str, error: Exception, paths: list[str]) -> None:

@@ -353,3 +353,21 @@ def test_generated_numba_functions_use_the_signed_cache(root):
     free_run(nb.build(ir_of(SOLO), "solo", Options()), 2)
     files = _numba_files(root)
     assert files and all(f.read_bytes().startswith(SIGNED) for f in files)
+
+
+def test_without_verifiable_numba_internals_the_file_cache_is_off(root, monkeypatch):
+    """Should a numba release move what the signed cache overrides, numba's unchecked reader
+    is not used instead: generated functions get no file cache at all."""
+    from numba.core.caching import NullCache
+
+    from snnlang_backends import numba as nb
+    from snnlang_backends.numba import cache
+
+    def moved():
+        raise AttributeError("numba's IndexDataCacheFile has no _load_index")
+    monkeypatch.setattr(cache, "_signed_cache_class", moved)
+    monkeypatch.setattr(snn_cache, "_warned", set())
+    with pytest.warns(CacheWarning, match="cannot be verified"):
+        module = nb.load_module(ir_of(SOLO), "solo")
+    assert type(module._run._cache) is NullCache
+    assert not _numba_files(root)
