@@ -21,14 +21,18 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     """Compile a `.snn` file (path) or source text for `target` and return a runnable Model.
 
     options: seed (int), batch (int), dtype ("float32" | "float64"), device ("auto", "cpu",
-    "cuda"), and backend-specific extras. `learning`: "local" (default: the model's own
+    "cuda"), memory_limit (bytes or a size such as "64GiB"; 0: no check; default: the machine's
+    memory or SNNLANG_MEMORY_LIMIT, see snnlang/runtime/memory.py), and backend-specific
+    extras. `learning`: "local" (default: the model's own
     plasticity) or "bptt" (target "torch": surrogate-gradient backpropagation through time of
     the same network; with loss, optimizer, lr, surrogate, surrogate_width, see
     docs/backends/torch.md). Raises CompileError with rendered diagnostics when the model has
-    errors.
+    errors, and MemoryLimitError (before allocating anything) when the network, or later a
+    run's recording, cannot fit in memory.
     """
     from snnlang.ir.lower import LoweringError
     from snnlang.runtime.ir_cache import lower_cached
+    from snnlang.runtime import memory
     from snnlang.runtime.backends import builder
     from snnlang.semantics.checker import check_path, check_text
 
@@ -53,11 +57,16 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     elif network not in ir.networks:
         diag = error("E606", f"no network `{network}`; the file defines {', '.join(ir.networks)}", None)
         raise CompileError([diag], render_all([diag], checked.sources))
-    extra = {k: v for k, v in options.items() if k not in ("seed", "batch", "dtype", "device")}
+    extra = {k: v for k, v in options.items() if k not in ("seed", "batch", "dtype", "device", "memory_limit")}
     opts = Options(seed=int(options.get("seed", 0)), batch=int(options.get("batch", 1)),
                    dtype=str(options.get("dtype", "float64")), device=str(options.get("device", "auto")),
                    extra=extra)
-    executable = builder(target)(ir, network, opts)
+    build = builder(target)     # imports the backend first: a GPU's size is known only then
+    bytes_allowed, source = memory.limit(options.get("memory_limit"), target, opts.device)
+    budget = memory.Budget(bytes_allowed, source, target)
+    estimate = memory.check_build(ir, network, opts.batch, opts.dtype, budget)
+    executable = build(ir, network, opts)
+    memory.guard_runs(executable, ir, network, opts.batch, opts.dtype, budget, estimate)
     sources = checked.sources.texts()
     return Model(ir, network, target, opts, executable, sources, _trainer(executable, target, extra))
 
