@@ -92,7 +92,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not hasattr(backend, "emit"):
         print(f"snnc: target `{args.target}` cannot write a standalone package", file=sys.stderr)
         return EXIT_USAGE
-    written = backend.emit(ir, args.network, Path(args.output))
+    if args.force:
+        import inspect
+        from snnlang.errors import UserError
+        if "force" not in inspect.signature(backend.emit).parameters:
+            raise UserError(f"target `{args.target}` cannot replace a folder: --force is not available for it")
+        written = backend.emit(ir, args.network, Path(args.output), force=True)
+    else:   # a third-party backend's emit may not take `force`
+        written = backend.emit(ir, args.network, Path(args.output))
     print(f"wrote {written}")
     return EXIT_OK
 
@@ -211,12 +218,19 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("compile", help="write a standalone importable package for a target",
-                       description="Compile FILE for TARGET into the folder OUTPUT: a package with a "
-                       "manifest describing states, parameters and shapes.")
+                       description="Compile FILE for TARGET into the package DIR/NAME (NAME: the file's "
+                       "stem), with a manifest describing states, parameters and shapes. The package is "
+                       "built aside and then renamed into place; an existing DIR/NAME is replaced only if "
+                       "snnc wrote it and nothing in it changed since (else --force). Symbolic links are "
+                       "never written through; a NAME that would shadow a module (numpy.snn, os.snn) is "
+                       "refused.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--target", default="numba", help="numba (default) or lava")
     p.add_argument("--network", default=None, help="only this network (default: every network)")
-    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write the package NAME into")
+    p.add_argument("--force", action="store_true",
+                   help="replace DIR/NAME even if snnc did not write it or it was changed since (its files "
+                   "are deleted; a symbolic link is replaced, not followed)")
     p.set_defaults(func=cmd_compile)
 
     def common(p) -> None:

@@ -132,11 +132,12 @@ def explain(model: ModelIR, network: str | None = None, options: Options | None 
     return explain_lava(model, network, _plan_options(options or Options()))
 
 
-def emit(model: ModelIR, network: str | None, out_dir: Path) -> Path:
+def emit(model: ModelIR, network: str | None, out_dir: Path, force: bool = False) -> Path:
     """Write a standalone package for `network` (every network when None) under `out_dir`;
-    returns the package folder. `snnc compile FILE --target lava -o DIR` calls this."""
-    from .emit import write_package
-    return write_package(model, network, Path(out_dir), _version())
+    returns the package folder. `snnc compile FILE --target lava -o DIR` calls this. A folder
+    there that snnc did not write is replaced only with `force` (backends/package_dir.py)."""
+    from .package import write_package
+    return write_package(model, network, Path(out_dir), _version(), force)
 
 
 __all__ = ["build", "emit", "explain", "plan", "source", "lava_available", "BuildError", "PlanError",

@@ -73,10 +73,11 @@ def build(model: ModelIR, network: str, options: Options | None = None) -> Simul
                       numerical_error=NumericalError)
 
 
-def emit(model: ModelIR, network: str | None, out_dir: Path) -> Path:
-    """Write a standalone package for `network` (every network when None) under `out_dir`."""
+def emit(model: ModelIR, network: str | None, out_dir: Path, force: bool = False) -> Path:
+    """Write a standalone package for `network` (every network when None) under `out_dir`;
+    a folder there that snnc did not write is replaced only with `force` (package_dir.py)."""
     from .package import write_package
-    return write_package(model, network, Path(out_dir), _version())
+    return write_package(model, network, Path(out_dir), _version(), force)
 
 
 __all__ = ["build", "emit", "source", "load_module", "BuildError", "Simulation"]

@@ -4,18 +4,20 @@
     DIR/<name>/host.py         the driver (a copy of snnlang_backends/numba/host.py)
     DIR/<name>/net_<N>.py      the generated module of network N (one per network)
     DIR/<name>/manifest.json   states (shapes, dtypes, fixed point), parameters with defaults,
-                               populations, connections, phases; per network
+                               populations, connections, phases; per network; `package`: the
+                               files snnc wrote, with their SHA-256 (backends/package_dir.py)
 <name> is the model file's stem (made an identifier). Writing is deterministic.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path, PurePath
 
 from snnlang.ir.model import ModelIR
 
+from ..codegen import source_text
+from ..package_dir import check_name, staged, write_manifest
 from .code import identifier
 from .gen_module import generate
 from .plan import BuildError
@@ -55,29 +57,35 @@ __all__ = ["load", "Simulation", "NumericalError", "NETWORKS", "MANIFEST"]
 '''
 
 
-def write_package(model: ModelIR, network: str | None, out_dir: Path, version: str) -> Path:
+def write_package(model: ModelIR, network: str | None, out_dir: Path, version: str, force: bool = False) -> Path:
+    """Write the package into out_dir/<name> (backends/package_dir.py: built aside, then renamed
+    in; an existing folder snnc did not write is replaced only with `force`)."""
     if not model.networks:
         raise BuildError(f"{model.file} defines no network to compile")
     if network is not None and network not in model.networks:
         raise BuildError(f"no network `{network}` in {model.file} (it has: {', '.join(model.networks)})")
     networks = [network] if network is not None else list(model.networks)
     package = identifier(PurePath(model.file).stem)
-    folder = out_dir / package
-    folder.mkdir(parents=True, exist_ok=True)
+    target = out_dir / package
+    check_name(package, model.file, target)
+    sources = {}
     modules, manifest = {}, {"format": 1, "file": PurePath(model.file).name, "snnlang": version, "networks": {}}
-    for net in networks:
+    for net in networks:        # generated before anything is written: a BuildError leaves no trace
         source, man = generate(model, net, version)
         name = "net_" + identifier(net)
-        (folder / f"{name}.py").write_text(source, encoding="utf-8")
+        sources[name] = source
         modules[net] = name
         manifest["networks"][net] = man
-    shutil.copyfile(Path(__file__).with_name("host.py"), folder / "host.py")
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     first = manifest["networks"][networks[0]]
     record = next((s["name"] for s in first["states"] if s["kind"] == "event"), first["states"][0]["name"]
                   if first["states"] else "")
-    (folder / "__init__.py").write_text(_INIT.format(
-        title=f"{PurePath(model.file).name}, compiled for numba: networks {', '.join(networks)}.",
-        version=version, package=package, example=networks[0], record=record, networks=modules),
-        encoding="utf-8")
-    return folder
+    init = _INIT.format(
+        title=source_text(f"{PurePath(model.file).name}, compiled for numba: networks {', '.join(networks)}."),
+        version=version, package=package, example=networks[0], record=record, networks=modules)
+    with staged(target, force) as folder:
+        for name, source in sources.items():
+            (folder / f"{name}.py").write_text(source, encoding="utf-8")
+        shutil.copyfile(Path(__file__).with_name("host.py"), folder / "host.py")
+        (folder / "__init__.py").write_text(init, encoding="utf-8")
+        write_manifest(folder, manifest)
+    return target

@@ -7,7 +7,8 @@
     DIR/<name>/net_<N>.py      the generated module of network N: Lava Process classes and
                                ProcessModels (floating_pt, fixed_pt), native processes' tables
     DIR/<name>/manifest.json   per network: which owners are native (and their Loihi rule strings),
-                               states, parameters with defaults, phases
+                               states, parameters with defaults, phases; `package`: the files
+                               snnc wrote, with their SHA-256 (backends/package_dir.py)
 <name> is the model file's stem (made an identifier). Writing is deterministic. A network that
 cannot run on Lava is an error (PlanError, with its diagnostics) when named, and is left out
 (listed in the manifest with its diagnostics) when every network is written.
@@ -15,12 +16,13 @@ cannot run on Lava is an error (PlanError, with its diagnostics) when named, and
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path, PurePath
 
 from snnlang.ir.model import ModelIR
 
+from ..codegen import source_text
+from ..package_dir import check_name, staged, write_manifest
 from .code import identifier
 from .gen_module import generate
 from .plan import PlanError, plan_network
@@ -92,7 +94,9 @@ def _manifest(plan) -> dict:
             "native": natives, "custom": {k: v for k, v in plan.reasons.items() if k not in plan.natives}}
 
 
-def write_package(model: ModelIR, network: str | None, out_dir: Path, version: str) -> Path:
+def write_package(model: ModelIR, network: str | None, out_dir: Path, version: str, force: bool = False) -> Path:
+    """Write the package into out_dir/<name> (backends/package_dir.py: built aside, then renamed
+    in; an existing folder snnc did not write is replaced only with `force`)."""
     if not model.networks:
         raise PlanError([])
     if network is not None and network not in model.networks:
@@ -110,34 +114,38 @@ def write_package(model: ModelIR, network: str | None, out_dir: Path, version: s
     if not plans:
         raise PlanError([d for name in names for d in plan_network_errors(model, name)])
     package = identifier(PurePath(model.file).stem)
-    folder = out_dir / package
-    folder.mkdir(parents=True, exist_ok=True)
-    modules = {}
+    target = out_dir / package
+    check_name(package, model.file, target)
+    modules, sources = {}, {}
     manifest = {"format": 1, "file": PurePath(model.file).name, "snnlang": version, "target": "lava",
                 "networks": {}, "not_on_lava": skipped}
-    for name, plan in plans.items():
+    for name, plan in plans.items():    # generated before anything is written
         module = "net_" + identifier(name)
-        (folder / f"{module}.py").write_text(generate(model, plan, version), encoding="utf-8")
+        sources[module] = generate(model, plan, version)
         modules[name] = module
         manifest["networks"][name] = _manifest(plan)
-    here = Path(__file__).parent
-    shutil.copyfile(here / "host.py", folder / "host.py")
-    shutil.copyfile(here / "host_native.py", folder / "host_native.py")
-    shutil.copyfile(here / "runtime.py", folder / "runtime.py")
-    from snnlang import _lava_shim
-    shutil.copyfile(Path(_lava_shim.__file__), folder / "compat.py")
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     first = next(iter(plans.values()))
     phase = first.net.schedule.phases[0].name if first.net.schedule else None
     data_inputs = [p for p in first.net.populations if p.kind == "input"
                    and not any(k in ("rate", "p") for k, _ in p.encoder_options)]
     data = "{" + ", ".join(f"{p.name!r}: intensities" for p in data_inputs) + "}" if data_inputs else "None"
     record = next((f"{p.name}.spike" for p in first.net.populations if p.kind == "neuron"), "")
-    (folder / "__init__.py").write_text(_INIT.format(
-        title=f"{PurePath(model.file).name}, compiled for Lava: networks {', '.join(plans)}.",
+    init = _INIT.format(
+        title=source_text(f"{PurePath(model.file).name}, compiled for Lava: networks {', '.join(plans)}."),
         version=version, package=package, example=next(iter(plans)), phase=phase, data=data, record=record,
-        networks=modules), encoding="utf-8")
-    return folder
+        networks=modules)
+    here = Path(__file__).parent
+    from snnlang import _lava_shim
+    with staged(target, force) as folder:
+        for module, source in sources.items():
+            (folder / f"{module}.py").write_text(source, encoding="utf-8")
+        shutil.copyfile(here / "host.py", folder / "host.py")
+        shutil.copyfile(here / "host_native.py", folder / "host_native.py")
+        shutil.copyfile(here / "runtime.py", folder / "runtime.py")
+        shutil.copyfile(Path(_lava_shim.__file__), folder / "compat.py")
+        (folder / "__init__.py").write_text(init, encoding="utf-8")
+        write_manifest(folder, manifest)
+    return target
 
 
 def plan_network_errors(model: ModelIR, name: str):
