@@ -487,17 +487,30 @@ class NeuronChecker(_DefinitionChecker):
         elif isinstance(m, A.RefractoryDecl):
             info = chk.infer(m.period)
             chk.expect_dim(info, self.time_dim, m.period.span, "a refractory period", "E305")
-            # a constant period (a parameter's is only known per population) cannot be negative:
-            # a neuron cannot be held for less than no time
-            if not info.unknown and info.dim == self.time_dim and info.const is not None and info.const < 0:
-                self.diags.append(error("E405", f"a refractory period cannot be negative "
-                                        f"({info.const:g}{'' if self.time_dim.is_dimensionless else ' s'})",
-                                        m.period.span, "`refractory 0 ms` or no `refractory` line: "
-                                        "no refractoriness"))
+            if not info.unknown and info.dim == self.time_dim:
+                self._refractory_sign(m, comp, info, chk)
         elif isinstance(m, A.TraceDecl):
             self.check_trace(m, comp)
         elif isinstance(m, A.PhaseHook):
             self.check_stmts(m.body, comp)
+
+    def _refractory_sign(self, m: A.RefractoryDecl, comp: str | None, info: Info, chk: ExprChecker) -> None:
+        """A neuron cannot be held for less than no time: a constant period, or the default of
+        the parameter that holds it (populations' overrides: snnlang/semantics/network.py),
+        cannot be negative. E405 at the value that is."""
+        value, span, what = info.const, m.period.span, "a refractory period"
+        if value is None and isinstance(m.period, A.Name) and len(m.period.parts) == 1:
+            sym = self.scope.visible(m.period.parts[0], comp)
+            if sym is not None and sym.kind == "param" and isinstance(sym.decl, A.ParamDecl):
+                # the parameter's value was checked (and its mistakes reported) with its declaration
+                seen = len(self.diags)
+                value = chk.infer(sym.decl.value).const
+                del self.diags[seen:]
+                span, what = sym.decl.value.span, f"`{sym.name}` is a refractory period and"
+        if value is not None and value < 0:
+            unit = "" if self.time_dim.is_dimensionless else " s"
+            self.diags.append(error("E405", f"{what} cannot be negative ({value:g}{unit})", span,
+                                    "`refractory 0 ms` or no `refractory` line: no refractoriness"))
 
     def _check_param_constant(self, m: A.ParamDecl, comp: str | None) -> None:
         for name in _names_in(m.value):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from snnlang.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 from snnlang.semantics import builtins as B
-from snnlang.semantics.definitions import CheckedDefinition, SynapseChecker, _uses_units
+from snnlang.semantics.definitions import CheckedDefinition, SynapseChecker, _uses_units, _walk_members
 from snnlang.semantics.expressions import ExprChecker
 from snnlang.semantics.symbols import FLOAT, INT, UNKNOWN, Info, NeuronScope, PeerBinding
 from snnlang.semantics.units import DIMENSIONLESS, FREQUENCY, TIME, UNITS, describe
@@ -366,12 +366,15 @@ class NetworkChecker:
             for extra in m.neuron.args[1:]:
                 self.diags.append(error("E206", "a population takes one positional argument (the size)",
                                         extra.span, "override parameters by name: `theta = 0.4`"))
-            self._overrides(m.neuron.kwargs, scope.symbols, f"neuron `{scope.name}`")
+            values = self._overrides(m.neuron.kwargs, scope.symbols, f"neuron `{scope.name}`")
+            self._refractory_overrides(neuron, values)
             for opt in m.options:
                 self._store(opt, scope.symbols, f"neuron `{scope.name}`", tied=set())
         self.out.populations[m.name] = PopInfo(m.name, "population", size, m.name_span, scope, m)
 
-    def _overrides(self, kwargs, symbols, owner: str) -> None:
+    def _overrides(self, kwargs, symbols, owner: str) -> dict[str, tuple[Info, A.Keyword]]:
+        """Check parameter overrides; returns each valid one's value by parameter name."""
+        values: dict[str, tuple[Info, A.Keyword]] = {}
         for kw in kwargs:
             sym = symbols.get(kw.name)
             if sym is None or sym.kind != "param":
@@ -383,6 +386,23 @@ class NetworkChecker:
             if sym.dim is not None and not sym.dim_unknown and not info.unknown and info.dim != sym.dim:
                 self.diags.append(error("E300", f"`{kw.name}` is {describe(sym.dim)} but this value is "
                                         f"{describe(info.dim)}", kw.value.span))
+            else:
+                values[kw.name] = (info, kw)
+        return values
+
+    def _refractory_overrides(self, neuron: CheckedDefinition, values: dict[str, tuple[Info, A.Keyword]]) -> None:
+        """A population's value for a parameter that is its neuron's refractory period cannot be
+        negative either (E405, as for a constant period)."""
+        for member, _comp, _phases in _walk_members(neuron.node.members):
+            period = member.period if isinstance(member, A.RefractoryDecl) else None
+            if not (isinstance(period, A.Name) and len(period.parts) == 1 and period.parts[0] in values):
+                continue
+            info, kw = values[period.parts[0]]
+            if not info.unknown and info.const is not None and info.const < 0:
+                unit = "" if info.dim.is_dimensionless else " s"
+                self.diags.append(error("E405", f"`{kw.name}` is the refractory period of neuron "
+                                        f"`{neuron.node.name}` and cannot be negative ({info.const:g}{unit})",
+                                        kw.value.span))
 
     # -------------------------------------------------------------- connections
     def _endpoint(self, ref: A.Name, role: str) -> tuple[PopInfo | None, str | None]:

@@ -227,3 +227,16 @@ def test_a_huge_size_that_fits_is_checked_and_lowered_without_allocating():
     # checking and lowering must not do anything per neuron
     ir = lower(unit_model(SIZE="1000000000000"))
     assert ir.networks["net"].population("hid").size == 10 ** 12
+
+
+def test_a_negative_refractory_parameter_is_refused_at_its_value():
+    text = source(UNITS, UNIT_DEFAULTS, REFRACTORY="t_ref").replace(
+        "param tau = 10 ms", "param tau = 10 ms\n    param t_ref = -1 ms")
+    only_error(check_text(text), "E405", "-1 ms", "param t_ref")
+
+
+def test_a_population_cannot_override_the_refractory_period_to_below_zero():
+    text = source(UNITS, UNIT_DEFAULTS, REFRACTORY="t_ref", SIZE="10, t_ref = -3 ms").replace(
+        "param tau = 10 ms", "param tau = 10 ms\n    param t_ref = 2 ms")
+    only_error(check_text(text), "E405", "-3 ms", "layer")
+    assert check_text(text.replace("-3 ms", "3 ms")).ok
