@@ -170,14 +170,27 @@ def _replace(folder: Path, new: Path) -> None:
         return
     old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.snnc-old-", dir=folder.parent))
     aside = old / "package"
-    _rename(folder, aside)                  # a link is moved as a link
+    try:
+        _rename(folder, aside)              # a link is moved as a link
+    except BaseException:
+        os.rmdir(old)
+        raise
     try:
         _rename(new, folder)
     except BaseException:
-        os.rename(aside, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.rename(aside, folder)
+        except OSError:                     # keep it where it is: never delete the only copy
+            raise PackageError(f"cannot move the new package into {folder}, nor the previous one back: "
+                               f"the previous one is in {aside}") from None
+        os.rmdir(old)
         raise
-    shutil.rmtree(old)                      # unlinks links inside, never follows them
+    try:
+        shutil.rmtree(old)                  # unlinks links inside, never follows them
+    except OSError as exc:
+        import warnings
+        warnings.warn(f"wrote {folder}, but the previous package in {old} could not be deleted: "
+                      f"{exc.strerror or exc}", stacklevel=3)
 
 
 def _rename(src: Path, dst: Path) -> None:

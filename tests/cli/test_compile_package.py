@@ -229,6 +229,24 @@ def test_a_failed_swap_puts_the_previous_package_back(model, tmp_path, monkeypat
     assert leftovers(out) == []
 
 
+def test_when_nothing_can_move_the_previous_package_is_kept_and_named(model, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert compile_(model, out) == 0
+    before = snapshot(out / "tiny_model")
+    rename, calls = os.rename, []
+
+    def stuck(src, dst):             # moved aside; then neither the new one in nor the old one back
+        calls.append(dst)
+        if len(calls) >= 2:
+            raise OSError(5, "Input/output error")
+        return rename(src, dst)
+    monkeypatch.setattr(package_dir.os, "rename", stuck)
+    assert compile_(model, out) == 1
+    err = refused(capsys, "nor the previous one back", "the previous one is in")
+    kept = Path(err.split("the previous one is in ")[1].split()[0])
+    assert snapshot(kept) == before
+
+
 @pytest.mark.skipif(not lava.lava_available(), reason="lava-nc is not installed")
 def test_lava_packages_follow_the_same_rules(model, tmp_path, capsys):
     out = tmp_path / "out"
