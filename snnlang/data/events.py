@@ -66,6 +66,27 @@ def bin_into(out: np.ndarray, events: np.ndarray, duration_us: float | None,
     out[k[keep], feature_index(events["x"][keep], events["y"][keep], events["p"][keep], sensor)] = 1
 
 
+def frames_array(samples: int, frames: int, features: int, what: str) -> np.ndarray:
+    """A zeroed uint8 array (samples, frames, features) for event frames, or a DataError when
+    it cannot fit in memory (the machine's, or $SNNLANG_MEMORY_LIMIT): a phase of a million
+    steps over 60,000 samples must be refused before the allocation, not by the OOM killer."""
+    from snnlang.runtime.memory import ENV_VAR, limit, show_bytes
+    from snnlang.runtime.model import DataError
+    need = int(samples) * int(frames) * int(features)
+    allowed, source = limit()
+    if allowed is not None and need > allowed:
+        have = f"{source} {show_bytes(allowed)}" if source.startswith("the ") else f"{source} allows {show_bytes(allowed)}"
+        raise DataError(f"{what}: {samples:,} samples x {frames:,} frames x {features:,} features need "
+                        f"{show_bytes(need)} of event frames, but {have}; present each sample for fewer "
+                        f"steps (the phase length sets the frames), or take fewer samples (--samples, "
+                        f"limit=...), or raise ${ENV_VAR}")
+    try:
+        return np.zeros((samples, frames, features), dtype=np.uint8)
+    except MemoryError:
+        raise DataError(f"{what}: not enough memory for {show_bytes(need)} of event frames; use fewer "
+                        "frames or fewer samples") from None
+
+
 def bin_events(events: np.ndarray, frames: int, duration_us: float | None,
                sensor: tuple[int, int, int] = NMNIST_SENSOR) -> np.ndarray:
     """One recording (structured array with fields x, y, t, p) as event frames (frames, W*H*P) uint8."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from snnlang.data.dataset import Dataset, stratified_first
 from snnlang.data.errors import DataCorrupt, DataMissing
-from snnlang.data.events import NMNIST_SENSOR, bin_into, features_of
+from snnlang.data.events import NMNIST_SENSOR, bin_into, features_of, frames_array
 from snnlang.data.mnist import ENV_VAR, data_root
 
 # Each sample is three 100 ms saccades; tonic's stabilize() times them at 105 ms each.
@@ -120,7 +120,7 @@ def load_split(save_to: Path, split: str, frames: int, duration_us: float | None
     labels = np.asarray(ds.targets, dtype=np.int64)
     full = limit is None or limit >= len(labels)
     picked = np.arange(len(labels)) if full else stratified_first(labels, limit)
-    x = np.zeros((len(picked), frames, features_of(NMNIST_SENSOR)), dtype=np.uint8)
+    x = frames_array(len(picked), frames, features_of(NMNIST_SENSOR), f"N-MNIST {split}")
     items = picked
     if progress:
         from tqdm import tqdm

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnlang.data.dataset import Dataset
-from snnlang.data.events import EVENT_DTYPE, NMNIST_SENSOR, feature_index, features_of, time_bin
+from snnlang.data.events import EVENT_DTYPE, NMNIST_SENSOR, feature_index, features_of, frames_array, time_bin
 
 NAME = "synthetic-saccades"
 _CAMERA_STREAM = 0x5ACC  # seeds the mismatch map apart from the split's shuffle
@@ -143,7 +143,7 @@ def saccade_frames(images: np.ndarray, frames: int, camera: SaccadeCamera = Sacc
     gives, computed for many images at once."""
     images = _as_images(images)
     width, height, _ = camera.sensor
-    out = np.zeros((len(images), frames, features_of(camera.sensor)), dtype=np.uint8)
+    out = frames_array(len(images), frames, features_of(camera.sensor), "synthetic saccades")
     on_idx = feature_index(*np.meshgrid(np.arange(width), np.arange(height)), 1, camera.sensor).ravel()
     off_idx = feature_index(*np.meshgrid(np.arange(width), np.arange(height)), 0, camera.sensor).ravel()
     for start in range(0, len(images), chunk):

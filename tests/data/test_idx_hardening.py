@@ -214,3 +214,13 @@ def test_snnc_train_reports_a_damaged_file_in_one_line(tmp_path, capsys, no_data
     assert main(["train", str(model), "--target", "reference", "--data", f"mnist:{tmp_path}", "-q"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"snnc: {bomb}: header says shape (3, 28, 28)") and "Traceback" not in err
+
+
+def test_event_frames_that_cannot_fit_are_refused_before_allocating(monkeypatch):
+    from snnlang.data import load
+    monkeypatch.setenv("SNNLANG_MEMORY_LIMIT", "1MB")
+    # 10 samples x 1,000 frames x 2,312 features = 23 MB of frames, over the 1 MB limit
+    with pytest.raises(DataError, match=r"synthetic saccades: 10 samples x 1,000 frames x 2,312 features "
+                                        r"need 22 MiB of event frames, but SNNLANG_MEMORY_LIMIT allows 977 KiB; present each "
+                                        r"sample for fewer steps"):
+        load("synthetic-saccades", frames=1000, limit=(10, 10))
