@@ -149,7 +149,8 @@ def staged(folder: Path, force: bool = False) -> Iterator[Path]:
     _check_target(folder, force)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        new = Path(tempfile.mkdtemp(prefix=f".{folder.name}.snnc-new-", dir=out_dir))
+        # the name cut short: a name near the file system's limit still leaves room for the suffix
+        new = Path(tempfile.mkdtemp(prefix=f".{folder.name[:64]}.snnc-new-", dir=out_dir))
     except OSError as exc:
         raise PackageError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
     try:
@@ -168,7 +169,7 @@ def _replace(folder: Path, new: Path) -> None:
     if not os.path.lexists(folder):
         _rename(new, folder)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.snnc-old-", dir=folder.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".{folder.name[:64]}.snnc-old-", dir=folder.parent))
     aside = old / "package"
     try:
         _rename(folder, aside)              # a link is moved as a link

@@ -121,6 +121,13 @@ def test_a_file_where_the_package_goes_is_refused(model, tmp_path, capsys):
     assert (tmp_path / "out" / "tiny_model" / "__init__.py").is_file()
 
 
+def test_a_name_near_the_file_systems_limit_still_compiles(tmp_path):
+    path = tmp_path / ("m" * 240 + ".snn")       # the staging folder's name is longer than the package's
+    path.write_text(TINY, encoding="utf-8")
+    assert compile_(path, tmp_path / "out") == 0 and compile_(path, tmp_path / "out") == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["m" * 240]
+
+
 def test_force_is_in_the_help(capsys):
     with pytest.raises(SystemExit) as done:
         main(["compile", "--help"])
