@@ -78,6 +78,7 @@ CODES: dict[str, str] = {
     "E403": "value expected, got a boolean",
     "E404": "not a constant expression",
     "E405": "invalid refractory period",
+    "E406": "invalid trace time constant or decay",
     "E500": "assignment to a read-only name",
     "E501": "write to another neuron's state",
     "E502": "variable defined by both an ODE and an update",

@@ -239,6 +239,22 @@ class _DefinitionChecker:
         dim = self.dim_of(sym)
         return Info(dim, sym.type, unknown=sym.dim_unknown)
 
+    def constant_value(self, expr: A.Expr, comp: str | None, info: Info, chk: ExprChecker
+                       ) -> tuple[float | None, Span, str | None]:
+        """(value, where it is written, the parameter holding it) of a constant, or of a bare
+        parameter name by the parameter's default; value None when neither is constant."""
+        if info.const is not None or not (isinstance(expr, A.Name) and len(expr.parts) == 1):
+            return info.const, expr.span, None
+        name = expr.parts[0]
+        sym = self.scope.visible(name, comp) if isinstance(self.scope, NeuronScope) else self.symbols.get(name)
+        if sym is None or sym.kind != "param" or not isinstance(sym.decl, A.ParamDecl):
+            return None, expr.span, None
+        # the parameter's value was checked, and its mistakes reported, with its declaration
+        seen = len(self.diags)
+        value = chk.infer(sym.decl.value).const
+        del self.diags[seen:]
+        return value, sym.decl.value.span, name
+
     def check_trace(self, decl: A.TraceDecl, compartment: str | None) -> None:
         chk = self.checker_for(compartment)
         sym = self.symbols.get(decl.name)
@@ -246,11 +262,26 @@ class _DefinitionChecker:
             return
         dim = self.dim_of(sym)
         if decl.kind == "tau":
-            chk.expect_dim(chk.infer(decl.arg), self.time_dim, decl.arg.span,
-                           "a trace's time constant", "E305")
+            info = chk.infer(decl.arg)
+            chk.expect_dim(info, self.time_dim, decl.arg.span, "a trace's time constant", "E305")
+            value, span, param = self.constant_value(decl.arg, compartment, info, chk) \
+                if not info.unknown and info.dim == self.time_dim else (None, None, None)
+            if value is not None and value <= 0:
+                unit = "" if self.time_dim.is_dimensionless else " s"
+                self.diags.append(error("E406", f"trace `{decl.name}`'s time constant"
+                                        f"{f' `{param}`' if param else ''} must be positive, not "
+                                        f"{value:g}{unit}", span,
+                                        "a trace without decay is `trace NAME: sum on EVENT += 1`"))
         elif decl.kind == "decay":
-            chk.expect_dim(chk.infer(decl.arg), DIMENSIONLESS, decl.arg.span,
-                           "a trace's per-step decay factor", "E302")
+            info = chk.infer(decl.arg)
+            chk.expect_dim(info, DIMENSIONLESS, decl.arg.span, "a trace's per-step decay factor", "E302")
+            value, span, param = self.constant_value(decl.arg, compartment, info, chk) \
+                if not info.unknown and info.dim.is_dimensionless else (None, None, None)
+            if value is not None and not 0 <= value <= 1:
+                self.diags.append(error("E406", f"trace `{decl.name}`'s decay factor"
+                                        f"{f' `{param}`' if param else ''} must be in [0, 1], not "
+                                        f"{value:g}", span, "the trace is multiplied by it every step: "
+                                        "above 1 it grows without bound"))
         elif decl.kind == "mean" or (decl.kind == "sum" and decl.arg is not None):
             chk.infer(decl.arg)
         elif decl.kind == "sum" and not decl.on:
@@ -498,17 +529,10 @@ class NeuronChecker(_DefinitionChecker):
         """A neuron cannot be held for less than no time: a constant period, or the default of
         the parameter that holds it (populations' overrides: snnlang/semantics/network.py),
         cannot be negative. E405 at the value that is."""
-        value, span, what = info.const, m.period.span, "a refractory period"
-        if value is None and isinstance(m.period, A.Name) and len(m.period.parts) == 1:
-            sym = self.scope.visible(m.period.parts[0], comp)
-            if sym is not None and sym.kind == "param" and isinstance(sym.decl, A.ParamDecl):
-                # the parameter's value was checked (and its mistakes reported) with its declaration
-                seen = len(self.diags)
-                value = chk.infer(sym.decl.value).const
-                del self.diags[seen:]
-                span, what = sym.decl.value.span, f"`{sym.name}` is a refractory period and"
+        value, span, param = self.constant_value(m.period, comp, info, chk)
         if value is not None and value < 0:
             unit = "" if self.time_dim.is_dimensionless else " s"
+            what = f"`{param}` is a refractory period and" if param else "a refractory period"
             self.diags.append(error("E405", f"{what} cannot be negative ({value:g}{unit})", span,
                                     "`refractory 0 ms` or no `refractory` line: no refractoriness"))
 

@@ -240,3 +240,20 @@ def test_a_population_cannot_override_the_refractory_period_to_below_zero():
         "param tau = 10 ms", "param tau = 10 ms\n    param t_ref = 2 ms")
     only_error(check_text(text), "E405", "-3 ms", "layer")
     assert check_text(text.replace("-3 ms", "3 ms")).ok
+
+
+# --------------------------------------------------------------------------- traces (E406)
+
+@pytest.mark.parametrize("trace,value", [("tau 0", "0"), ("tau -20", "-20"), ("decay 1.5", "1.5"),
+                                         ("decay -0.5", "-0.5")])
+def test_a_trace_that_cannot_decay_is_refused(trace, value):
+    # `tau 0` was an internal compiler error (sympy's ComplexInfinity in generated code)
+    text = source(UNIT_FREE, UNIT_FREE_DEFAULTS).replace(
+        "spike when v > 0.5", f"spike when v > 0.5\n    trace r: {trace} on spike += 1")
+    only_error(check_text(text), "E406", value, "trace r")
+
+
+def test_a_synapse_trace_time_constant_held_in_a_parameter_is_checked():
+    text = source(UNIT_FREE, UNIT_FREE_DEFAULTS).replace(
+        "    state w = 0.6\n", "    param tau_x = -5\n    state w = 0.6\n    trace x: tau tau_x on pre += 1\n")
+    only_error(check_text(text), "E406", "-5", "param tau_x")
