@@ -182,6 +182,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.lr is not None:
             extra["lr"] = args.lr
     model = _compile(args, **extra)
+    if args.resume:                 # a bad checkpoint is reported before any data is read
+        from snnlang.runtime.checkpoint import read
+        read(args.resume)
     # the limit is applied by the loader (stratified, before any event file is read)
     train, test = load_data(args.data, frames=_event_frames(model), seed=args.seed,
                             limit=(args.samples or None, args.test_samples or None), progress=not args.quiet)
@@ -194,16 +197,59 @@ def cmd_train(args: argparse.Namespace) -> int:
                           if k not in ("epoch", "samples", "seconds", "samples_per_s", "accuracy"))
         print(f"epoch {entry['epoch']}/{args.epochs}: test accuracy {100 * entry['accuracy']:.2f} %  "
               f"({entry['samples_per_s']:.1f} samples/s){metrics}", flush=True)
-    history = fit(model, train, test, epochs=args.epochs, progress=not args.quiet, seed=args.seed,
-                  on_epoch=report)
-    if args.save:
-        model.save(args.save)
-        print(f"checkpoint written to {args.save}")
+    from snnlang.runtime.checkpoint import TrainingInterrupted
+    saving = args.save or args.resume
+    if args.resume:
+        print(f"resuming from {args.resume}", flush=True)
+    try:
+        history = fit(model, train, test, epochs=args.epochs, progress=not args.quiet, seed=args.seed,
+                      on_epoch=report, checkpoint=saving, resume=args.resume,
+                      interrupt_to=None if saving else Path(f"{Path(args.file).stem}.interrupted.ckpt"))
+    except TrainingInterrupted as stop:
+        print(f"snnc: training stopped during epoch {stop.epoch + 1}/{args.epochs}; the last completed epoch "
+              f"({stop.epoch}) is saved in {stop.path}\n  resume with: {_resume_command(args, stop.path)}",
+              file=sys.stderr)
+        return 128 + stop.signum
+    if saving:
+        print(f"checkpoint written to {saving}")
     if args.plot:
         learning_curves([h for h in history if "accuracy" in h], args.plot,
                         title=f"{model.network.name} on {args.data}")
         print(f"learning curve written to {args.plot}")
     return EXIT_OK
+
+
+def _resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
+    """The `snnc train` line that continues this run from `checkpoint`: the same options, since
+    resuming on other data, seed or batch is refused."""
+    import shlex
+    words = ["snnc", "train", args.file]
+    for flag, value, default in (("--target", args.target, None), ("--network", args.network, None),
+                                 ("--seed", args.seed, 0), ("--device", args.device, None),
+                                 ("--data", args.data, "mnist-offline"), ("--epochs", args.epochs, 1),
+                                 ("--samples", args.samples, None), ("--test-samples", args.test_samples, None),
+                                 ("--batch", args.batch, 1), ("--dtype", args.dtype, "float64"),
+                                 ("--learning", args.learning, "local"), ("--lr", args.lr, None),
+                                 ("--plot", args.plot, None)):
+        if value != default:
+            words += [flag, str(value)]
+    for assignment in args.set or ():
+        words += ["--set", assignment]
+    if args.quiet:
+        words.append("-q")
+    words += ["--resume", str(checkpoint)]
+    return shlex.join(words)
+
+
+def _positive_steps(text: str) -> int:
+    """--steps: a whole number of steps, at least 1 (-5 used to run nothing and say so)."""
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number of steps") from None
+    if steps < 1:
+        raise argparse.ArgumentTypeError(f"{steps}: the number of steps is at least 1")
+    return steps
 
 
 def add_commands(sub) -> None:
@@ -247,7 +293,8 @@ def add_commands(sub) -> None:
                        description="Compile and simulate the network of FILE; print spike counts and "
                        "rates per population; optionally save a raster plot.")
     common(p)
-    p.add_argument("--steps", type=int, default=None, help="steps to simulate (default: the `simulate` line)")
+    p.add_argument("--steps", type=_positive_steps, default=None,
+                   help="steps to simulate, at least 1 (default: the `simulate` line)")
     p.add_argument("--plot", metavar="PNG", default=None, help="save a spike raster to this file")
     p.set_defaults(func=cmd_run)
 
@@ -267,7 +314,13 @@ def add_commands(sub) -> None:
                    help="local: the model's own plasticity (default); bptt: surrogate-gradient "
                    "backpropagation through time of the same network (torch target)")
     p.add_argument("--lr", type=float, default=None, help="bptt: the optimiser's learning rate")
-    p.add_argument("--save", metavar="CKPT", default=None, help="write a checkpoint after training")
+    p.add_argument("--save", metavar="CKPT", default=None,
+                   help="write a checkpoint after every epoch (replaced atomically) and at the end; on "
+                   "SIGINT/SIGTERM training stops and it keeps the last completed epoch")
+    p.add_argument("--resume", metavar="CKPT", default=None,
+                   help="continue a run from its checkpoint (--save or an interrupted run's), bit-exactly, "
+                   "with the same options; --epochs counts the epochs already done; keeps writing CKPT "
+                   "unless --save names another file")
     p.add_argument("--plot", metavar="PNG", default=None, help="save the learning curve (and metrics)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

@@ -6,8 +6,8 @@ of a data set) and drives a backend `Executable` phase by phase.
 
 from __future__ import annotations
 
-import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from functools import lru_cache
@@ -23,7 +23,6 @@ from snnlang.runtime.network_params import NetworkParams
 # Dataset lives with the data layer; re-exported here (snnlang.runtime.model.Dataset)
 from snnlang.data.dataset import Dataset  # noqa: F401
 
-CHECKPOINT_FORMAT = 1
 
 
 class CompileError(UserError):
@@ -148,7 +147,7 @@ class Model:
         it. Records every neuron population's spikes by default; name more states ("pop.v") in
         `record`. States carry on from where they are: call `reset()` to start afresh.
         """
-        steps = steps if steps is not None else (self.network.simulate_steps or 1000)
+        steps = _whole_steps(steps) if steps is not None else (self.network.simulate_steps or 1000)
         names = tuple(record) if record is not None else tuple(
             f"{p.name}.spike" for p in self.network.populations if p.kind == "neuron")
         plastic_set = frozenset(c.name for c in self.network.connections) if plastic else frozenset()
@@ -220,37 +219,59 @@ class Model:
             yield idx[rank * batch:(rank + 1) * batch], real
 
     def train(self, data: Dataset, epochs: int = 1, shuffle: bool = True, progress: bool = True,
-              validation: Dataset | None = None) -> list[dict]:
-        """Train by the model's schedule: per sample its phases, periodic phases every N samples."""
+              validation: Dataset | None = None, checkpoint: str | Path | None = None,
+              resume: str | Path | None = None) -> list[dict]:
+        """Train by the model's schedule: per sample its phases, periodic phases every N samples.
+
+        `checkpoint`: a file written after every epoch (atomically) with everything the next
+        epoch depends on; SIGINT/SIGTERM then stop training at once, leave the last completed
+        epoch there and raise `TrainingInterrupted`. `resume`: such a file; training continues
+        from it (its epochs count towards `epochs`) exactly as if it had not stopped, given the
+        same data and arguments, and the history returned includes the epochs before; without
+        `checkpoint`, it keeps writing to `resume`.
+        """
+        from snnlang.runtime import checkpoint as ckpt
         per_sample = self._phases(periodic=False)
         periodic = self._phases(periodic=True)
-        history = []
-        for epoch in range(epochs):
-            batches = list(self._batches(data, shuffle, epoch, shard=True))
-            bar = _progress(batches, progress, f"epoch {epoch + 1}/{epochs}")
-            losses = []
-            for idx, real in bar:
-                bound = self._bind(data.x[idx], data.y[idx])
-                before = self.samples_seen
-                self.samples_seen += real
-                if self.trainer is not None:    # e.g. BPTT: the trainer replaces the phases' plasticity
-                    rank = getattr(self.exe, "data_parallel", (1, 0))[1]
-                    mine = min(max(real - rank * self.options.batch, 0), self.options.batch)
-                    losses.append(self.trainer.train_batch(bound, data.y[idx], mine))
-                    continue
-                for phase in per_sample:
-                    self._run_phase(phase, bound, learn=True)
-                for phase in periodic:
-                    if self.samples_seen // phase.every > before // phase.every:
-                        self._run_phase(phase, {}, learn=True)
-            entry = {"epoch": epoch + 1, "samples": self.samples_seen}
-            if losses:
-                entry["loss"] = float(np.mean(losses))
-            entry.update(self.metrics())
-            if validation is not None:
-                entry["accuracy"] = self.evaluate(validation, progress=False)["accuracy"]
-            history.append(entry)
+        history: list[dict] = []
+        start = 0
+        if resume is not None:
+            done = ckpt.resume(self, resume, "train", data)
+            start, history = done.epoch, done.history
+            checkpoint = resume if checkpoint is None else checkpoint
+        with ckpt.Session(self, checkpoint, "train", data, epochs) as session:
+            session.completed(start, history)
+            for epoch in range(start, epochs):
+                self._train_epoch(data, epoch, epochs, shuffle, progress, per_sample, periodic, history)
+                if validation is not None:
+                    history[-1]["accuracy"] = self.evaluate(validation, progress=False)["accuracy"]
+                session.completed(epoch + 1, history)
         return history
+
+    def _train_epoch(self, data: Dataset, epoch: int, epochs: int, shuffle: bool, progress: bool,
+                     per_sample: list[PhaseIR], periodic: list[PhaseIR], history: list[dict]) -> None:
+        batches = list(self._batches(data, shuffle, epoch, shard=True))
+        bar = _progress(batches, progress, f"epoch {epoch + 1}/{epochs}")
+        losses = []
+        for idx, real in bar:
+            bound = self._bind(data.x[idx], data.y[idx])
+            before = self.samples_seen
+            self.samples_seen += real
+            if self.trainer is not None:    # e.g. BPTT: the trainer replaces the phases' plasticity
+                rank = getattr(self.exe, "data_parallel", (1, 0))[1]
+                mine = min(max(real - rank * self.options.batch, 0), self.options.batch)
+                losses.append(self.trainer.train_batch(bound, data.y[idx], mine))
+                continue
+            for phase in per_sample:
+                self._run_phase(phase, bound, learn=True)
+            for phase in periodic:
+                if self.samples_seen // phase.every > before // phase.every:
+                    self._run_phase(phase, {}, learn=True)
+        entry = {"epoch": epoch + 1, "samples": self.samples_seen}
+        if losses:
+            entry["loss"] = float(np.mean(losses))
+        entry.update(self.metrics())
+        history.append(entry)
 
     def predict(self, x, progress: bool = False) -> np.ndarray:
         """Run the inference phases on each sample and apply the readout."""
@@ -281,21 +302,21 @@ class Model:
 
     # ----------------------------------------------------------- checkpoints
     def save(self, path: str | Path) -> None:
-        """Write every state, every parameter and the model source; `snnlang.load` restores it exactly."""
-        states = {name: self.exe.get(name) for name in self.exe.state_names()}
-        params = {}
-        for owner, names in _param_names(self.ir, self.network).items():
-            for name in names:
-                params[f"{owner}.{name}"] = self.exe.get_param(owner, name)
-        meta = {"format": CHECKPOINT_FORMAT, "network": self.network.name, "target": self.target,
-                "options": {"seed": self.options.seed, "batch": self.options.batch,
-                            "dtype": self.options.dtype, "device": self.options.device},
-                "step": int(self.exe.step), "samples_seen": self.samples_seen,
-                "main": self.ir.file, "sources": self.sources, "params": params,
-                "network_params": dict(self.network_params.values)}
-        arrays = {f"state:{k}": v for k, v in states.items()}
-        with open(path, "wb") as fh:
-            np.savez(fh, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        """Write every state, every parameter and the model source; `snnlang.load` restores it
+        exactly. The file is replaced only once the new one is complete (a kill mid-write
+        leaves the old checkpoint); CheckpointError if it cannot be written."""
+        from snnlang.runtime import checkpoint
+        checkpoint.save(self, path)
+
+
+def _whole_steps(steps) -> int:
+    """`steps` as a positive int: a negative count used to run nothing silently, and 2.5 steps
+    to run 2."""
+    if isinstance(steps, float) and steps.is_integer():
+        steps = int(steps)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise UserError(f"steps={steps!r}: the number of steps to simulate is a whole number, at least 1")
+    return int(steps)
 
 
 def _progress(items, enabled: bool, desc: str):
@@ -348,30 +369,9 @@ def _evaluate_network_expr(expr, exe: Executable):
 
 
 def load(path: str | Path, target: str | None = None) -> Model:
-    """Restore a `Model.save` checkpoint: recompiles the stored source and restores every state."""
-    import tempfile
+    """Restore a `Model.save` checkpoint: recompiles the stored source and restores every state.
 
-    from snnlang.runtime.compile import compile_model
-    with np.load(path, allow_pickle=False) as archive:
-        meta = json.loads(bytes(archive["__meta__"]).decode())
-        states = {k[len("state:"):]: archive[k] for k in archive.files if k.startswith("state:")}
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"{path}: unsupported checkpoint format {meta.get('format')}")
-    with tempfile.TemporaryDirectory() as tmp:
-        main = None
-        for name, text in meta["sources"].items():
-            dest = Path(tmp) / Path(name).name
-            dest.write_text(text)
-            if name == meta["main"]:
-                main = dest
-        model = compile_model(main, target=target or meta["target"], network=meta["network"],
-                              **meta["options"])
-    model.network_params.restore(meta.get("network_params", {}), model.exe)
-    for owner_name, value in meta["params"].items():    # after: explicit settings win
-        owner, name = owner_name.rsplit(".", 1)
-        model.set_param(owner, name, value)
-    for name, value in states.items():
-        model.exe.set(name, value)
-    model.exe.step = meta["step"]
-    model.samples_seen = meta["samples_seen"]
-    return model
+    Everything in the file is checked first (snnlang/runtime/checkpoint.py); a damaged file or
+    one that does not fit its own model raises CheckpointError (a UserError) naming the entry."""
+    from snnlang.runtime import checkpoint
+    return checkpoint.load(path, target)
