@@ -126,8 +126,8 @@ def _power(a: sympy.Expr, b: sympy.Expr, e: A.BinOp) -> sympy.Expr:
             return sympy.Pow(a, sympy.Float(int(b)))
         return sympy.Pow(a, b)
     if isinstance(a, sympy.Rational) and isinstance(b, sympy.Integer):
-        size = max(abs(a.p).bit_length(), a.q.bit_length())
-        if size <= 1 or size * abs(int(b)) <= MAX_EXACT_POWER_BITS:
+        size = max(abs(a.p), a.q)
+        if size <= 1 or math.log2(size) * abs(int(b)) <= MAX_EXACT_POWER_BITS:
             if a == 0 and b < 0:
                 raise ConstantError(f"`{a} ^ {b}` divides by zero", e.span)
             return sympy.Pow(a, b)  # exact, as before: `2 ^ -1` stays 1/2
