@@ -13,6 +13,9 @@ The estimate counts, in the compile `dtype` (fixed-point states are counted as f
   * a connection: its per-pair states and synapse-side traces x the pairs (dense: target x
     source, one_to_one: target, sparse: p x target x source, plus an index per pair); pre- and
     post-side traces per batch row; a delay ring of delay x batch x target per delivery;
+  * a sparse connection's pattern: every backend draws it over all target x source candidate
+    pairs at once (snnlang.ir.rng.uniform_np, then `u < p`), which peaks at about
+    SPARSE_DRAW_BYTES per candidate however small p is;
   * a run's recording: steps x the recorded arrays, once as float64 while running and once
     in the state's dtype when handed back.
 It is an estimate ("about"): backends keep a few scalars and temporaries more.
@@ -156,6 +159,10 @@ def _count(n: float) -> str:
 
 # ---------------------------------------------------------------------------- the estimate
 
+# measured peak of the draw per candidate pair (the index array, the uniforms, the mask)
+SPARSE_DRAW_BYTES = 24
+
+
 def _itemsize(dtype: str) -> int:
     return 4 if str(dtype) == "float32" else 8
 
@@ -203,6 +210,11 @@ def estimate_build(ir: ModelIR, network: str, batch: int = 1, dtype: str = "floa
         what = (f"connection `{conn.name}` ({conn.source} -> {conn.target}, "
                 f"{_count(n)} {noun})" if n else f"connection `{conn.name}` ({conn.source} -> {conn.target})")
         items.append(Item(what, n + sided + ring, (n + sided + ring) * size_of + index, conn.origin))
+        if conn.connectivity == "sparse":
+            candidates = src * dst
+            items.append(Item(f"drawing the pattern of sparse connection `{conn.name}` "
+                              f"({_count(candidates)} candidate pairs)", candidates,
+                              candidates * SPARSE_DRAW_BYTES, conn.origin))
     return Estimate(tuple(items))
 
 
