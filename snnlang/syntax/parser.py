@@ -197,7 +197,8 @@ def _shifted(diag: Diagnostic, line_offset: int) -> Diagnostic:
 # parse-tree rules (after aliases) that are one level of expression nesting
 _EXPR_RULES = frozenset({"binop", "unary", "compare", "logic", "cond_expr", "attr", "call", "kwarg",
                          "call_args", "fixed_type"})
-# ... and one level of block nesting: each `if`, `during`, compartment or handler body
+# ... and one level of block nesting: each `if`, `during`, compartment or handler body (and
+# each `elif` of a chain one more, see below)
 _BLOCK_RULES = frozenset({"block", "during", "syn_during", "compartment"})
 
 
@@ -221,10 +222,15 @@ def _nesting_problem(tree, file: str) -> Diagnostic | None:
                              span, "each operator of a chain such as `a + b + c` and each call counts one "
                              "level; split the expression into intermediate `param`s, states or updates")
             return error("E105", f"blocks are nested too deeply (more than {MAX_BLOCK_DEPTH} levels)", span,
-                         "combine conditions with `and` instead of nesting `if`s")
+                         "each nested block and each `elif` counts one level; combine conditions with "
+                         "`and` instead of nesting `if`s, or split a long `elif` chain")
+        # lowering turns the k-th `elif` into a mask that nests the k conditions before it
+        branch = 0
         for child in node.children:
             if isinstance(child, Tree):
-                stack.append((child, expr_depth, block_depth))
+                if kind == "if_stmt" and str(child.data) in ("elif_clause", "else_clause"):
+                    branch += 1
+                stack.append((child, expr_depth, block_depth + branch))
     return None
 
 

@@ -47,6 +47,15 @@ def test_lowering_handles_the_deepest_allowed_nesting(rhs: str):
     assert ir.neurons["N"].program and ir.synapses["S"].handlers
 
 
+def test_the_longest_allowed_elif_chain_lowers():
+    branches = "".join(f"        elif v > {k}:\n            v = {k}\n" for k in range(1, MAX_BLOCK_DEPTH - 2))
+    text = ("neuron N:\n    state v = 0\n    v <- v + 1\n    spike when v > 1:\n        if v > 0:\n"
+            "            v = 0\n" + branches + "        else:\n            v = 1\n"
+            + NET.replace("    connect a -> a with S(dense)\n", ""))
+    ir = lower(checked(text))
+    assert len(ir.neurons["N"].events[0].body) == MAX_BLOCK_DEPTH - 1
+
+
 def test_a_long_chain_of_parameters_lowers():
     params = "".join(f"    param p{k} = p{k + 1} + 1\n" for k in range(500))
     ir = lower(checked(f"neuron N:\n{params}    param p500 = 1\n    state v = 0\n    v <- v + p0\n"

@@ -61,6 +61,18 @@ def test_nested_ifs_are_e105_not_recursion_errors():
     assert f"more than {MAX_BLOCK_DEPTH} levels" in diags[0].message
 
 
+def _elif_chain(n: int) -> str:
+    return ("neuron N:\n    state v = 0\n    spike when v > 1:\n        if v > 0:\n            v = 0\n"
+            + "".join(f"        elif v > {k}:\n            v = {k}\n" for k in range(1, n)) + "\n")
+
+
+def test_a_long_elif_chain_is_e105():
+    # lowering nests the conditions of all earlier branches into each `elif`'s mask: 300
+    # branches checked and lowered, then ended in RecursionError in sympy when compiled
+    assert codes(_elif_chain(300)) == ["E105"]
+    assert codes(_elif_chain(MAX_BLOCK_DEPTH - 2)) == []
+
+
 def test_nesting_at_the_limits_parses():
     # a sum of n terms nests n - 1 levels; the update's `<-` adds none
     assert codes(neuron(" + ".join(["v"] * MAX_EXPR_DEPTH))) == []
