@@ -37,7 +37,8 @@ from typing import Iterable
 
 from snnlang.diagnostics import Span
 from snnlang.errors import UserError
-from snnlang.ir.model import ModelIR, NetworkIR
+from snnlang.ir.model import ConnectionIR, ModelIR, NetworkIR
+from snnlang.runtime.executable import Executable, PhaseRun
 
 ENV_VAR = "SNNLANG_MEMORY_LIMIT"
 
@@ -145,7 +146,9 @@ def show_bytes(n: float) -> str:
     for unit, size in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
         if n >= size:
             value = n / size
-            return f"{value:.3g} {unit}" if value < 1000 else f"{_count(value) if value >= 1e6 else round(value)} {unit}"
+            if value < 1000:
+                return f"{value:.3g} {unit}"
+            return f"{_count(value) if value >= 1e6 else round(value)} {unit}"
     return f"{int(n)} bytes"
 
 
@@ -167,7 +170,7 @@ def _itemsize(dtype: str) -> int:
     return 4 if str(dtype) == "float32" else 8
 
 
-def pairs(net: NetworkIR, conn) -> int:
+def pairs(net: NetworkIR, conn: ConnectionIR) -> int:
     """How many (pre, post) pairs a connection has (its per-pair array length)."""
     src, dst = net.population(conn.source).size, net.population(conn.target).size
     if conn.connectivity == "one_to_one":
@@ -294,7 +297,7 @@ def check_build(ir: ModelIR, network: str, batch: int, dtype: str, budget: Budge
     return estimate
 
 
-def guard_runs(executable, ir: ModelIR, network: str, batch: int, dtype: str, budget: Budget,
+def guard_runs(executable: Executable, ir: ModelIR, network: str, batch: int, dtype: str, budget: Budget,
                built: Estimate) -> None:
     """Make `executable.run_phase` refuse a run whose recording cannot fit, before the backend
     allocates it. Done on the instance so that every backend, built-in or third-party, is
@@ -303,7 +306,7 @@ def guard_runs(executable, ir: ModelIR, network: str, batch: int, dtype: str, bu
         return
     inner = executable.run_phase
 
-    def run_phase(run):
+    def run_phase(run: PhaseRun) -> dict:
         record = tuple(run.record or ())
         if record:
             estimate = estimate_run(ir, network, run.steps, record, batch, dtype)
