@@ -27,7 +27,8 @@ COUNT = int(os.environ.get("SNNLANG_FUZZ_COUNT") or CI_COUNT * settings.default.
 
 @pytest.fixture(scope="module")
 def runner():
-    with Runner(timeout=10.0) as r:
+    # generous: the slowest input takes about 4 s on a loaded machine, a real hang runs forever
+    with Runner(timeout=30.0) as r:
         yield r
 
 
