@@ -330,6 +330,8 @@ def load(path: str | Path, target: str | None = None):
                                   network=meta["network"], **meta["options"])
         except CompileError as exc:
             raise ckpt.fail(f"its model source does not compile:\n{exc}") from None
+        except UserError as exc:        # e.g. its target or device is not available here
+            raise ckpt.fail(f"its model cannot be built: {exc}") from None
     restore(model, ckpt)
     return model
 
@@ -370,6 +372,8 @@ def restore(model, ckpt: Checkpoint, resuming: bool = False) -> None:
             model.exe.set(name, value)
         if optimizer is not None:
             _load_optimizer(ckpt, optimizer)
+    except ArithmeticError as exc:      # a parameter the model's derived constants divide by
+        raise ckpt.fail(f"its parameters make the model undefined ({exc}): {_DAMAGED}") from None
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise ckpt.fail(f"it does not fit the model ({exc}); load it with the model it was saved from") from None
     model.exe.step = meta["step"]
@@ -469,9 +473,39 @@ def _check_optimizer(ckpt: Checkpoint, optimizer) -> None:
                                           for g, c in zip(groups, current)):
         raise ckpt.fail("its optimiser trains other parameters than this model's: load it with the model it "
                         "was saved from")
+    for group, ours in zip(groups, current):     # the settings define the run: they must not change
+        if set(group) != set(ours):
+            odd = sorted(set(group) ^ set(ours))[0]
+            raise ckpt.fail(f"optimiser setting `{odd}` does not match this {type(optimizer).__name__}: {_DAMAGED}")
+        for key, value in group.items():
+            if key != "params" and value != _plain_setting(ours[key]):
+                raise ckpt.fail(f"its optimiser setting `{key}` is {value!r} but this model's is {ours[key]!r}; "
+                                "resume with the options (lr=, optimizer=) it was trained with")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     for key, value in ckpt.optim.items():
-        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        _, index, name = key.split(":", 2)
+        if not index.isdigit() or int(index) >= len(params):
+            raise ckpt.fail(f"entry `{key}` names no parameter of the optimiser: {_DAMAGED}")
+        shape = tuple(params[int(index)].shape)
+        if value.dtype.kind != "f" or value.ndim and value.shape != shape:
+            raise ckpt.fail(f"entry `{key}` has dtype {value.dtype} and shape {value.shape}; expected floats of "
+                            f"shape {shape}: {_DAMAGED}")
+        if not np.all(np.isfinite(value)):
             raise ckpt.fail(f"entry `{key}` is NaN or infinite: {_DAMAGED}")
+    for key, value in stored["scalars"].items():
+        index, _, name = key.partition(":")
+        if not index.isdigit() or int(index) >= len(params) or not _same_kind(value, 0.0):
+            raise ckpt.fail(f"optimiser scalar `{key}` is {value!r}: {_DAMAGED}")
+
+
+def _same_kind(value, like) -> bool:
+    """Whether a JSON value can stand for a number like `like`."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 2.0 ** 53
+
+
+def _plain_setting(value):
+    """An optimiser setting as JSON gives it back (tuples as lists)."""
+    return [_plain_setting(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def _load_optimizer(ckpt: Checkpoint, optimizer) -> None:

@@ -125,6 +125,8 @@ CRAFTED = {
     "missing parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].pop("W.lr")), "W.lr"),
     "unknown parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.evil": 1.0})), "W.evil"),
     "NaN parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.lr": float("nan")})), "W.lr"),
+    "zero divisor parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"out.T_f": 0})),
+                               "undefined"),
     "text parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.lr": "0.1"})), "W.lr"),
     "unknown network parameter": (lambda b: rebuilt(b, lambda a, m: m["network_params"].update({"zz": 1.0})),
                                   "zz"),
@@ -337,3 +339,9 @@ def test_a_kill_while_the_archive_is_written_keeps_the_old_checkpoint(saved, tmp
 def test_saving_onto_a_directory_is_a_user_error(saved, tmp_path):
     with pytest.raises(CheckpointError, match="directory"):
         saved[0].save(tmp_path)
+
+
+def test_a_checkpoint_for_an_unknown_target_names_the_checkpoint(saved, tmp_path):
+    path = tmp_path / "target.ckpt"
+    path.write_bytes(rebuilt(saved[2], meta_set("target", value="nonesuch")))
+    assert "unknown target `nonesuch`" in assert_refused(path, "cannot be built")
