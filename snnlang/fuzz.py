@@ -27,7 +27,6 @@ in the parent. `scripts/fuzz.py` is the command line; docs/fuzzing.md explains b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import multiprocessing
@@ -35,7 +34,6 @@ import os
 import random
 import re
 import signal
-import sys
 import tempfile
 import time
 import traceback
@@ -479,10 +477,9 @@ def _network_names(result) -> list[str]:
 def run_pipeline(path: Path, target: str = "reference", max_steps: int = 5, on_stage: Callable[[str], None] | None = None,
                  log: io.StringIO | None = None) -> Outcome:
     """`snnc check PATH`; if clean, compile its first network for `target` and `snnc run` it for
-    at most `max_steps` steps. Exceptions propagate (the worker classifies them)."""
+    at most `max_steps` steps. Exceptions, UserError included, propagate to `classify`."""
     from snnlang import cli
     from snnlang.diagnostics import CODES
-    from snnlang.errors import UserError
     from snnlang.runtime.compile import compile_model
 
     on_stage = on_stage or (lambda stage: None)
@@ -510,6 +507,9 @@ def run_pipeline(path: Path, target: str = "reference", max_steps: int = 5, on_s
         if unknown:
             return Outcome(INTERNAL, "check", f"unknown diagnostic code {unknown[0]}",
                            f"`snnc check` reported codes snnlang does not define: {unknown}\n{log.getvalue()}")
+    printed = _printed_traceback(log, "check")
+    if printed is not None:
+        return printed
     if code != 0:
         return Outcome(DIAGNOSTIC, "check", f"check exit {code}", log.getvalue()[-2000:])
     networks = _network_names(result)
@@ -517,10 +517,7 @@ def run_pipeline(path: Path, target: str = "reference", max_steps: int = 5, on_s
         return Outcome(OK, "check", "no network")
     network = networks[0]
     on_stage("build")
-    try:
-        model = compile_model(str(path), target=target, network=network, seed=0, batch=1)
-    except UserError as exc:
-        return Outcome(DIAGNOSTIC, "build", f"{type(exc).__name__}", str(exc)[-2000:])
+    model = compile_model(str(path), target=target, network=network, seed=0, batch=1)  # UserError: classify's
     sim = model.network.simulate_steps
     steps = None if isinstance(sim, int) and 0 <= sim <= max_steps else max_steps
     del model
@@ -528,15 +525,20 @@ def run_pipeline(path: Path, target: str = "reference", max_steps: int = 5, on_s
     argv = ["run", str(path), "--target", target, "--network", network]
     if steps is not None:
         argv += ["--steps", str(steps)]
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            args = parser.parse_args(argv)
-            code = args.func(args)
-    except UserError as exc:
-        return Outcome(DIAGNOSTIC, "run", f"{type(exc).__name__}", str(exc)[-2000:])
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        args = parser.parse_args(argv)
+        code = args.func(args)
     if code != 0:
         return Outcome(DIAGNOSTIC, "run", f"run exit {code}", log.getvalue()[-2000:])
-    return Outcome(OK, "run")
+    return _printed_traceback(log, "run") or Outcome(OK, "run")
+
+
+def _printed_traceback(log: io.StringIO, stage: str) -> Outcome | None:
+    """INTERNAL when a stage printed a traceback instead of raising (a user sees it all the same)."""
+    text = log.getvalue()
+    if "Traceback (most recent call last)" not in text:
+        return None
+    return Outcome(INTERNAL, stage, f"traceback printed in {stage}", text[-3000:])
 
 
 def classify(path: Path, target: str, max_steps: int, timeout: float,
@@ -569,6 +571,8 @@ def classify(path: Path, target: str, max_steps: int, timeout: float,
                           f"no result after {timeout:g} s; where it was:\n{traceback.format_exc()}")
     except UserError as exc:
         outcome = Outcome(DIAGNOSTIC, stage[0], type(exc).__name__, str(exc)[-2000:])
+        if not str(exc).strip():  # `snnc` would print a bare "snnc: " and nothing to act on
+            outcome = Outcome(INTERNAL, stage[0], f"{_signature(exc)} with an empty message", traceback.format_exc())
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - everything else (SystemExit too) is what the fuzzer hunts
@@ -605,7 +609,6 @@ def _worker(conn, workdir: str, target: str, max_steps: int, timeout: float, mem
     # estimate leaves out, so that hitting the hard limit (a MemoryError) means a real misestimate
     if memory_mb > 0:
         os.environ["SNNLANG_MEMORY_LIMIT"] = f"{max(memory_mb // 4, 64)}MiB"
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     _limit_memory(memory_mb)
     path = Path(workdir) / "input.snn"
     while True:
@@ -868,8 +871,3 @@ def fuzz(count: int, seed: int = 0, start: int = 0, timeout: float = 10.0, targe
         if own:
             runner.close()
     return report
-
-
-def digest(data: bytes) -> str:
-    """A short content hash, to name an input independently of its index."""
-    return hashlib.sha256(data).hexdigest()[:12]

@@ -103,8 +103,13 @@ def test_outcomes_are_classified(monkeypatch, tmp_path):
         while time.perf_counter() < end:
             pass
 
+    def mute(*a, **k):
+        raise UserError("")
+
     monkeypatch.setattr(fz, "run_pipeline", refuse)
     assert classify(path, "reference", 1, 0).status == DIAGNOSTIC
+    monkeypatch.setattr(fz, "run_pipeline", mute)  # `snnc: ` and nothing else is no message
+    assert classify(path, "reference", 1, 0).status == INTERNAL
     monkeypatch.setattr(fz, "run_pipeline", crash)
     out = classify(path, "reference", 1, 0)
     assert out.status == INTERNAL and out.signature.startswith("ZeroDivisionError at ") and "boom" in out.detail
