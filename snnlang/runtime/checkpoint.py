@@ -25,6 +25,8 @@ import hashlib
 import io
 import json
 import math
+import os
+import secrets
 import signal
 import tempfile
 import threading
@@ -36,7 +38,6 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from snnlang.cache import atomic_write
 from snnlang.errors import UserError
 
 FORMAT = 1
@@ -129,10 +130,34 @@ def write(path: str | Path, data: bytes) -> None:
     if path.is_dir():
         raise CheckpointError(f"cannot write the checkpoint `{path}`: it is a directory; name a file")
     try:
-        atomic_write(path, data)
+        _replace(path, data)
     except OSError as exc:
         raise CheckpointError(f"cannot write the checkpoint `{path}`: {exc.strerror or exc}; the previous "
                               "file there, if any, is unchanged") from None
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write a temporary file next to `path` and rename it over `path`. Unlike the cache's
+    writer (private 0600 files), the file gets the permissions the umask gives a new file, as
+    checkpoints are shared like any other output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def save(model, path: str | Path) -> None:

@@ -345,3 +345,13 @@ def test_a_checkpoint_for_an_unknown_target_names_the_checkpoint(saved, tmp_path
     path = tmp_path / "target.ckpt"
     path.write_bytes(rebuilt(saved[2], meta_set("target", value="nonesuch")))
     assert "unknown target `nonesuch`" in assert_refused(path, "cannot be built")
+
+
+def test_a_checkpoint_gets_the_permissions_of_any_new_file(saved, tmp_path):
+    """Written through a temporary file, but readable as the umask allows (not private 0600)."""
+    mask = os.umask(0o022)
+    try:
+        saved[0].save(tmp_path / "shared.ckpt")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "shared.ckpt").stat().st_mode & 0o777 == 0o644
