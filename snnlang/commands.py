@@ -241,15 +241,19 @@ def _resume_command(args: argparse.Namespace, checkpoint: Path) -> str:
     return shlex.join(words)
 
 
-def _positive_steps(text: str) -> int:
-    """--steps: a whole number of steps, at least 1 (-5 used to run nothing and say so)."""
-    try:
-        steps = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number of steps") from None
-    if steps < 1:
-        raise argparse.ArgumentTypeError(f"{steps}: the number of steps is at least 1")
-    return steps
+def _at_least_one(what: str):
+    """An argparse type for a count of `what`, at least 1: `--steps -5` used to run nothing and
+    print an empty summary, `--epochs -1` to train nothing, `--samples 0` to use every sample."""
+    def parse(text: str) -> int:
+        try:
+            count = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not a whole number of {what}") from None
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"{count}: the number of {what} is at least 1")
+        return count
+    parse.__name__ = what       # argparse names the type in its messages
+    return parse
 
 
 def add_commands(sub) -> None:
@@ -293,7 +297,7 @@ def add_commands(sub) -> None:
                        description="Compile and simulate the network of FILE; print spike counts and "
                        "rates per population; optionally save a raster plot.")
     common(p)
-    p.add_argument("--steps", type=_positive_steps, default=None,
+    p.add_argument("--steps", type=_at_least_one("steps"), default=None,
                    help="steps to simulate, at least 1 (default: the `simulate` line)")
     p.add_argument("--plot", metavar="PNG", default=None, help="save a spike raster to this file")
     p.set_defaults(func=cmd_run)
@@ -305,9 +309,12 @@ def add_commands(sub) -> None:
                        "nmnist:DIR, synthetic-saccades, digits.")
     common(p)
     p.add_argument("--data", default="mnist-offline", metavar="SPEC", help="data set (default mnist-offline)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--samples", type=int, default=None, help="use only this many training samples")
-    p.add_argument("--test-samples", type=int, default=None, help="use only this many test samples")
+    p.add_argument("--epochs", type=_at_least_one("epochs"), default=1,
+                   help="epochs to train (default 1); with --resume, the epochs done count")
+    p.add_argument("--samples", type=_at_least_one("samples"), default=None,
+                   help="use only this many training samples")
+    p.add_argument("--test-samples", type=_at_least_one("samples"), default=None,
+                   help="use only this many test samples")
     p.add_argument("--batch", type=int, default=1, help="samples per batch (default 1: online)")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     p.add_argument("--learning", default="local", choices=("local", "bptt"),

@@ -70,3 +70,13 @@ def test_snnc_run_refuses_a_bad_step_count_as_a_usage_error(steps, lif_file, cap
 def test_snnc_run_with_a_good_step_count_still_runs(lif_file, capsys):
     assert main(["run", str(lif_file), "--steps", "20"]) == 0
     assert "20 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option, value", [("--epochs", "0"), ("--epochs", "-1"), ("--samples", "0"),
+                                           ("--test-samples", "-3"), ("--epochs", "two")])
+def test_snnc_train_refuses_counts_below_one(option, value, capsys):
+    """--epochs -1 used to train nothing silently, --samples 0 to use every sample."""
+    with pytest.raises(SystemExit) as info:
+        main(["train", "model.snn", option, value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and option in err and "Traceback" not in err
