@@ -732,6 +732,18 @@ def _chunks_removed(units: list[str], size: int) -> Iterator[list[str]]:
         yield units[:start] + units[start + size:]
 
 
+def _word_units(text: str) -> list[str]:
+    """Tokens with the blanks after them attached, so that reducing never glues two words into
+    one (`network net` into `networknet`), which a reader would take for a typo."""
+    units: list[str] = []
+    for tok in tokenize(text):
+        if units and tok.strip(" \t") == "" and not units[-1].endswith("\n"):
+            units[-1] += tok
+        else:
+            units.append(tok)
+    return units
+
+
 def minimize(data: bytes, still_fails: Callable[[bytes], bool], budget_s: float = 60.0,
              max_tries: int = 300) -> bytes:
     """A smaller input that still fails the same way: delete chunks of lines, then of tokens,
@@ -739,7 +751,7 @@ def minimize(data: bytes, still_fails: Callable[[bytes], bool], budget_s: float 
     deadline = time.perf_counter() + budget_s
     tries = 0
     text = data.decode("utf-8", "surrogateescape")
-    for split, join in ((lambda t: t.splitlines(keepends=True), "".join), (tokenize, "".join)):
+    for split, join in ((lambda t: t.splitlines(keepends=True), "".join), (_word_units, "".join)):
         units = split(text)
         size = max(1, len(units) // 2)
         while size >= 1 and len(units) > 1:
