@@ -35,6 +35,8 @@ def fit(model, train: Dataset, test: Dataset | None = None, epochs: int = 1, log
     in `checkpoint`, or else in `interrupt_to`.
     """
     from snnlang.runtime import checkpoint as ckpt
+    from snnlang.runtime.model import _whole_epochs
+    epochs = _whole_epochs(epochs)
 
     def snapshot() -> dict:
         return {"samples": model.samples_seen, **model.metrics()}

@@ -231,6 +231,7 @@ class Model:
         `checkpoint`, it keeps writing to `resume`.
         """
         from snnlang.runtime import checkpoint as ckpt
+        epochs = _whole_epochs(epochs)
         per_sample = self._phases(periodic=False)
         periodic = self._phases(periodic=True)
         history: list[dict] = []
@@ -317,6 +318,13 @@ def _whole_steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise UserError(f"steps={steps!r}: the number of steps to simulate is a whole number, at least 1")
     return int(steps)
+
+
+def _whole_epochs(epochs) -> int:
+    """`epochs` as an int of at least 0 (a negative count trained nothing without a word)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+        raise UserError(f"epochs={epochs!r}: the number of epochs is a whole number, at least 0")
+    return int(epochs)
 
 
 def _progress(items, enabled: bool, desc: str):

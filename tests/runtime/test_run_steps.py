@@ -80,3 +80,15 @@ def test_snnc_train_refuses_counts_below_one(option, value, capsys):
         main(["train", "model.snn", option, value])
     err = capsys.readouterr().err
     assert info.value.code == 2 and option in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("epochs", [-1, 1.5, "2"])
+def test_train_and_fit_refuse_an_epoch_count_that_is_not_a_whole_number(epochs):
+    from snnlang.runtime.fit import fit
+    model = snnlang.compile(Path(__file__).with_name("perceptron.snn"), target="numba")
+    data = snnlang.Dataset(np.zeros((2, 16)), np.zeros(2, int))
+    for call in (lambda: model.train(data, epochs=epochs, progress=False),
+                 lambda: fit(model, data, epochs=epochs, progress=False)):
+        with pytest.raises(UserError, match="number of epochs"):
+            call()
+    assert model.samples_seen == 0
