@@ -34,11 +34,14 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
 from snnlang.errors import UserError
+
+if TYPE_CHECKING:
+    from snnlang.runtime.model import Model
 
 FORMAT = 1
 META = "__meta__"
@@ -340,7 +343,7 @@ def _training(ckpt: Checkpoint, training: dict) -> None:
         _expect(ckpt, training, "rng", dict, "training.rng")
 
 
-def load(path: str | Path, target: str | None = None):
+def load(path: str | Path, target: str | None = None) -> "Model":
     """A Model from a checkpoint: its stored source compiled (in a fresh temporary folder, under
     the stored file names only), then every state and parameter checked and restored."""
     from snnlang.runtime.compile import compile_model
@@ -349,7 +352,10 @@ def load(path: str | Path, target: str | None = None):
     meta = ckpt.meta
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in meta["sources"].items():
-            (Path(tmp) / Path(name).name).write_text(text, encoding="utf-8")
+            try:
+                (Path(tmp) / Path(name).name).write_text(text, encoding="utf-8")
+            except (OSError, UnicodeError) as exc:      # a name too long, a lone surrogate
+                raise ckpt.fail(f"its source `{name[:80]}` cannot be written as a file ({exc}): {_DAMAGED}") from None
         try:
             model = compile_model(Path(tmp) / Path(meta["main"]).name, target=target or meta["target"],
                                   network=meta["network"], **meta["options"])

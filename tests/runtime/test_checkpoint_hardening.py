@@ -121,6 +121,9 @@ CRAFTED = {
     "source name with a newline": (lambda b: _renamed_main(b, "p\nimport os.snn"), "character"),
     "source name with a quote": (lambda b: _renamed_main(b, 'p"); import os; ("x.snn'), "character"),
     "source name ..": (lambda b: _renamed_main(b, ".."), "file name"),
+    "source name too long": (lambda b: _renamed_main(b, "m" * 300 + ".snn"), "cannot be written"),
+    "source text with a lone surrogate": (lambda b: rebuilt(b, lambda a, m: m["sources"].update(
+        {m["main"]: "\ud800"})), "cannot be written"),
     "main not a string": (lambda b: rebuilt(b, meta_set("main", value=["a"])), "main"),
     "missing parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].pop("W.lr")), "W.lr"),
     "unknown parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.evil": 1.0})), "W.evil"),
