@@ -171,7 +171,9 @@ def _event_frames(model) -> int | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train by the model's schedule on a data set; print accuracy per epoch."""
+    """Train by the model's schedule on a data set; print accuracy per epoch. With --save a
+    checkpoint after every epoch; SIGINT/SIGTERM stop with the last completed epoch saved and
+    the command that resumes it printed (exit 128 + the signal's number); --resume continues."""
     from snnlang.data import load as load_data
     from snnlang.runtime.plots import learning_curves
     if not _readable(args.file):
