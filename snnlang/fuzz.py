@@ -39,6 +39,7 @@ import time
 import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -170,6 +171,7 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+@lru_cache(maxsize=1)
 def grammar_literals() -> tuple[str, ...]:
     """Every keyword and punctuation literal of the grammar, plus layout tokens."""
     from snnlang.syntax.parser import grammar_text

@@ -11,8 +11,6 @@ Hypothesis is derandomised (tests/conftest.py), so every run (and CI) tries the 
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snnlang.diagnostics import CODES, Severity, render
+from snnlang.fuzz import grammar_literals, tokenize
 from snnlang.semantics.checker import check_text
-from snnlang.syntax.parser import TAB_LEN, grammar_text
+from snnlang.syntax.parser import TAB_LEN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,23 +159,7 @@ def _seed_files() -> list[tuple[str, str]]:
 
 SEEDS = _seed_files()
 
-# tokens: strings, comments, line breaks with indentation, numbers, names, operators, any other char
-_TOKEN = re.compile(r'"""[\s\S]*?"""|"[^"\n]*"|#[^\n]*|\r?\n[ \t]*|[ \t]+|\d+\.?\d*(?:[eE][+-]?\d+)?|'
-                    r'[A-Za-z_]\w*|<-|->|\*\*|[<>=!+\-*/]=|.', re.S)
-
-
-def tokenize(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
-@lru_cache(maxsize=1)
-def grammar_literals() -> tuple[str, ...]:
-    """Every keyword and punctuation literal of the grammar, plus layout tokens."""
-    words = set(re.findall(r'"([^"\\]+)"', grammar_text()))
-    words = {w for w in words if not any(c in w for c in "[^|?")}  # drop regex fragments
-    return tuple(sorted(words | {"\n", "\n    ", "\n        ", "\t", "    ", '"', '"""', "#", "\\\n", "\r\n"}))
-
-
+# the pipeline fuzzer's tokenizer and grammar literals (snnlang/fuzz.py): one notion of a token
 _SEED_TOKENS = {name: tokenize(text) for name, text in SEEDS}
 
 
