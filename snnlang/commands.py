@@ -114,7 +114,7 @@ def _compile(args: argparse.Namespace, **extra):
     options.update(extra)
     if args.target is None:
         args.target = "torch" if extra.get("learning") == "bptt" else "numba"
-    model = compile_model(args.file, target=args.target, **options)
+    model = compile_model(Path(args.file), target=args.target, **options)
     for assignment in getattr(args, "set", None) or ():
         _apply_setting(model, assignment)
     return model

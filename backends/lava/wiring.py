@@ -92,7 +92,7 @@ def delivery_order(net: NetworkIR, conn_index: int, slot: int) -> tuple:
 def max_frames(net: NetworkIR) -> int:
     """Frames an `events` input can hold: the longest phase (or the default run length)."""
     lengths = [ph.steps for ph in net.schedule.phases] if net.schedule else []
-    return max(lengths + [net.simulate_steps or 1000])
+    return max(lengths + [net.simulate_steps if net.simulate_steps is not None else 1000])
 
 
 def plan_ports(model: ModelIR, net: NetworkIR, natives: dict[str, str],

@@ -108,3 +108,11 @@ def test_snnc_is_installed_as_a_console_script():
     exe = Path(sys.executable).with_name("snnc")
     proc = subprocess.run([str(exe), "explain", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "solver" in proc.stdout
+
+
+def test_run_reads_a_file_whose_name_has_a_newline(tmp_path, capsys):
+    # compile_model treats a str with a newline as model text; the CLI always names a file
+    odd = tmp_path / "a\nb.snn"
+    odd.write_text(STDP.read_text())
+    assert main(["run", str(odd), "--steps", "10", "--target", "reference"]) == 0
+    assert "network stdp: 10 steps" in capsys.readouterr().out
