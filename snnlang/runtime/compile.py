@@ -8,6 +8,7 @@ from snnlang.diagnostics import error, render_all
 from snnlang.errors import UserError
 from snnlang.runtime.executable import Options
 from snnlang.runtime.model import CompileError, Model
+from snnlang.runtime.parameter_values import is_arithmetic_failure, undefined_constants
 
 
 def _looks_like_path(source: str | Path) -> bool:
@@ -65,7 +66,12 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     bytes_allowed, source = memory.limit(options.get("memory_limit"), target, opts.device)
     budget = memory.Budget(bytes_allowed, source, target)
     estimate = memory.check_build(ir, network, opts.batch, opts.dtype, budget)
-    executable = build(ir, network, opts)
+    try:
+        executable = build(ir, network, opts)
+    except Exception as exc:
+        if not is_arithmetic_failure(exc):
+            raise
+        raise undefined_constants(exc, ir, network, target) from None
     memory.guard_runs(executable, ir, network, opts.batch, opts.dtype, budget, estimate)
     sources = checked.sources.texts()
     return Model(ir, network, target, opts, executable, sources, _trainer(executable, target, extra))

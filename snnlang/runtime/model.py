@@ -20,6 +20,7 @@ from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR, NetworkIR, PhaseIR
 from snnlang.runtime.executable import Executable, Options, PhaseRun
 from snnlang.runtime.network_params import NetworkParams
+from snnlang.runtime.parameter_values import is_arithmetic_failure, undefined_constants
 # Dataset lives with the data layer; re-exported here (snnlang.runtime.model.Dataset)
 from snnlang.data.dataset import Dataset  # noqa: F401
 
@@ -88,10 +89,22 @@ class Model:
         """Change a parameter (e.g. a learning rate) without recompiling. `owner` is a population,
         a connection, or the network itself for its own `param`s: those re-derive the overrides
         and phase lengths written in terms of them (snnlang/runtime/network_params.py)."""
+        previous = self.get_param(owner, name)
+        try:
+            self._set_param(owner, name, float(value))
+        except Exception as exc:
+            if not is_arithmetic_failure(exc):
+                raise
+            self._set_param(owner, name, previous)     # the old value derived fine: keep it
+            raise undefined_constants(exc, self.ir, self.network.name, self.target,
+                                      changed=f"{owner}.{name} = {float(value):g}",
+                                      value_of=self.exe.get_param) from None
+
+    def _set_param(self, owner: str, name: str, value: float) -> None:
         if owner == self.network.name and name in self.network_params:
-            self.network_params.set(name, float(value), self.exe)
-            return
-        self.exe.set_param(owner, name, float(value))
+            self.network_params.set(name, value, self.exe)
+        else:
+            self.exe.set_param(owner, name, value)
 
     def state_names(self) -> list[str]:
         return self.exe.state_names()
@@ -157,7 +170,7 @@ class Model:
             raise DataError(f"input `{missing[0]}` needs data in a free run: pass "
                             f"inputs=array of shape (batch, {self.network.population(missing[0]).size}) "
                             "with intensities in [0, 1], or {name: array}")
-        out = self.exe.run_phase(PhaseRun(None, int(steps), self._active(None, data), plastic_set, data, names))
+        out = self._execute(PhaseRun(None, int(steps), self._active(None, data), plastic_set, data, names))
         return Recording(self.network.dt, out)
 
     def _batched(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -186,8 +199,19 @@ class Model:
         elif phase.reset:
             self.exe.reset(phase.reset)
         plastic = phase.plastic if learn else frozenset()
-        return self.exe.run_phase(PhaseRun(phase.name, phase.steps, self._active(phase.active, data), plastic,
-                                           data, record))
+        return self._execute(PhaseRun(phase.name, phase.steps, self._active(phase.active, data), plastic,
+                                      data, record))
+
+    def _execute(self, run: PhaseRun) -> dict:
+        try:
+            return self.exe.run_phase(run)
+        except Exception as exc:
+            # the reference evaluates parameter-only expressions with Python floats at each step,
+            # where the compiled backends derived them at build: same failure, same message
+            if not is_arithmetic_failure(exc):
+                raise
+            raise undefined_constants(exc, self.ir, self.network.name, self.target, running=True,
+                                      value_of=self.exe.get_param) from None
 
     def _active(self, active: frozenset[str] | None, data: dict) -> frozenset[str] | None:
         """An active set (None: everything) without the labels when no labels are given
