@@ -104,6 +104,15 @@ def _declared(path: Path, shape: tuple[int, ...], dtype: np.dtype, available: in
         raise DataCorrupt(f"{path}: header says shape {tuple(shape)}, {want:,} bytes of data, more than "
                           f"snnlang reads ({limit:,} bytes); the header is damaged, {_REDOWNLOAD} (for a "
                           f"genuinely larger set, raise ${MAX_ENV_VAR})")
+    from snnlang.runtime.memory import ENV_VAR as MEMORY_VAR
+    from snnlang.runtime.memory import limit as memory_limit
+    from snnlang.runtime.memory import show_bytes
+    allowed, source = memory_limit()
+    if allowed is not None and 2 * want > allowed:  # the raw bytes and the array made from them
+        have = f"{source} {show_bytes(allowed)}" if source.startswith("the ") else f"{source} allows {show_bytes(allowed)}"
+        raise DataError(f"{path}: its {show_bytes(want)} of data (shape {tuple(shape)}) need about "
+                        f"{show_bytes(2 * want)} to read, but {have}; use a machine with more memory "
+                        f"or raise ${MEMORY_VAR}")
     if available is not None and want != available:
         raise DataCorrupt(f"{path}: header says shape {tuple(shape)} ({want} bytes of data) but the "
                           f"file has {available}; it is truncated or damaged, {_REDOWNLOAD}")

@@ -224,3 +224,12 @@ def test_event_frames_that_cannot_fit_are_refused_before_allocating(monkeypatch)
                                         r"need 22 MiB of event frames, but SNNLANG_MEMORY_LIMIT allows 977 KiB; present each "
                                         r"sample for fewer steps"):
         load("synthetic-saccades", frames=1000, limit=(10, 10))
+
+
+def test_a_file_larger_than_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "a"
+    write_idx(path, np.zeros((100, 28, 28), np.uint8))
+    monkeypatch.setenv("SNNLANG_MEMORY_LIMIT", "100KB")
+    with pytest.raises(DataError, match=r"a: its 76\.6 KiB of data \(shape \(100, 28, 28\)\) need about 153 KiB "
+                                        r"to read, but SNNLANG_MEMORY_LIMIT allows 97\.7 KiB"):
+        read_idx(path, IMAGES_MAGIC)
