@@ -104,6 +104,15 @@ def _declared(path: Path, shape: tuple[int, ...], dtype: np.dtype, available: in
         raise DataCorrupt(f"{path}: header says shape {tuple(shape)}, {want:,} bytes of data, more than "
                           f"snnlang reads ({limit:,} bytes); the header is damaged, {_REDOWNLOAD} (for a "
                           f"genuinely larger set, raise ${MAX_ENV_VAR})")
+    if available is not None and want != available:
+        raise DataCorrupt(f"{path}: header says shape {tuple(shape)} ({want} bytes of data) but the "
+                          f"file has {available}; it is truncated or damaged, {_REDOWNLOAD}")
+    return want
+
+
+def _check_memory(path: Path, shape: tuple[int, ...], want: int) -> None:
+    """DataError when the data, read and then converted, would not fit in memory (the file is
+    fine; the machine is too small), before anything is allocated."""
     from snnlang.runtime.memory import ENV_VAR as MEMORY_VAR
     from snnlang.runtime.memory import limit as memory_limit
     from snnlang.runtime.memory import show_bytes
@@ -113,10 +122,6 @@ def _declared(path: Path, shape: tuple[int, ...], dtype: np.dtype, available: in
         raise DataError(f"{path}: its {show_bytes(want)} of data (shape {tuple(shape)}) need about "
                         f"{show_bytes(2 * want)} to read, but {have}; use a machine with more memory "
                         f"or raise ${MEMORY_VAR}")
-    if available is not None and want != available:
-        raise DataCorrupt(f"{path}: header says shape {tuple(shape)} ({want} bytes of data) but the "
-                          f"file has {available}; it is truncated or damaged, {_REDOWNLOAD}")
-    return want
 
 
 def _read_plain(path: Path, expect_magic: int | None) -> np.ndarray:
@@ -124,6 +129,7 @@ def _read_plain(path: Path, expect_magic: int | None) -> np.ndarray:
         size = os.fstat(fh.fileno()).st_size
         shape, dtype, header = _header(path, fh, expect_magic)
         want = _declared(path, shape, dtype, max(size - header, 0))
+        _check_memory(path, shape, want)
         data = _read_exact(fh, want)
     if len(data) != want:  # the file shrank while being read
         raise DataCorrupt(f"{path}: ended after {len(data)} of {want} bytes of data; {_REDOWNLOAD}")
@@ -139,6 +145,7 @@ def _read_gz(path: Path, expect_magic: int | None) -> np.ndarray:
             raise DataCorrupt(f"{path}: header says shape {tuple(shape)} ({want:,} bytes of data) but a "
                               f"{compressed:,}-byte gzip file cannot hold that much; the header is damaged, "
                               f"{_REDOWNLOAD}")
+        _check_memory(path, shape, want)
         # inflate only as much as the header declares, plus one byte to notice a longer stream
         data = _read_exact(fh, want)
         extra = fh.read(1)
@@ -153,14 +160,15 @@ def read_idx(path: str | Path, expect_magic: int | None = None) -> np.ndarray:
     """The array stored in an IDX file (plain or .gz), checked against its own header.
 
     `expect_magic` (e.g. IMAGES_MAGIC) also checks the type and number of dimensions. Any file
-    that is not a well-formed IDX file raises `DataCorrupt` naming the file and the problem."""
+    that is not a well-formed IDX file raises `DataCorrupt` naming the file and the problem; one
+    too large for memory, a `DataError`."""
     path = Path(path)
     try:
         if path.name.endswith(".gz"):
             array = _read_gz(path, expect_magic)
         else:
             array = _read_plain(path, expect_magic)
-    except DataCorrupt:
+    except DataError:  # DataCorrupt included: already says which file and what to do
         raise
     except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
         raise _describe_gz(path, exc) from None
