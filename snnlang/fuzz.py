@@ -103,7 +103,7 @@ neuron Cell:
     input I
     state v = 0
     state q: fixed<{bits}, scale = 2^{scale_exp}, round = stochastic> = 0
-    v <- leak * v * (1 - spike) + I
+    v <- leak * v * (1 - spike) + I{drive}
     spike when v > theta:
         v -= theta
     trace n: sum on spike += 1
@@ -141,9 +141,19 @@ network demo:
 UNIT_FREE_DEFAULTS = {
     "theta": "0.5", "leak": "0.75", "bits": "8", "scale_exp": "-6", "decay": "0.5", "lr": "0.01",
     "power": "2", "steps": "5", "n_in": "16", "p": "0.2", "classes": "4", "n_hidden": "8",
-    "connectivity": "sparse(p = 0.5)", "w_hi": "0.3", "lr2": "0.02", "sleep": "2", "every": "10",
+    "connectivity": "sparse(p = 0.5)", "w_hi": "0.3", "lr2": "0.02", "sleep": "2", "every": "10", "drive": "",
 }
-UNIT_FREE_SLOTS = {k: "" for k in UNIT_FREE_DEFAULTS if k != "connectivity"}
+UNIT_FREE_SLOTS = {k: "" for k in UNIT_FREE_DEFAULTS if k not in ("connectivity", "drive")}
+
+# terms added to an update: constants the checker can fold are refused there, but these
+# involve state, so they reach lowering (sympy may fold `v / 0` into zoo), the backends and the run
+DYNAMIC_TERMS = (
+    " + v / 0", " + I / 0", " / 0", " * 0 / 0", " + log(v - v)", " + log(0 * v)", " + sqrt(-1 - v * v)",
+    " + exp(1e6 * v)", " + v ** -1", " + 1 / (v - v)", " + 0 ** -1", " + (v - v) ** 0", " + tanh(1e308 * v)",
+    " + sigmoid(-1e308 * v)", " + max(v, 1e308) * 1e308", " + floor(1e300 * v)", " + abs(v) ** 0.5",
+    " + (-1) ** 0.5", " + uniform(1, 0)", " + normal(0, -1)", " + poisson(-1)", " + bernoulli(2)",
+    " + heaviside(v / 0)", " + v % 0", " + min(v, 0 / 0)", " + clip(v, 1, -1)", " + 1e308 * 1e308 * v",
+)
 
 TEMPLATES = (("units", UNITS_TEMPLATE, UNITS_DEFAULTS, UNITS_SLOTS),
              ("unit_free", UNIT_FREE_TEMPLATE, UNIT_FREE_DEFAULTS, UNIT_FREE_SLOTS))
@@ -280,6 +290,9 @@ class Generator:
             value = f"{number} {unit}".strip() if unit else number
             values[slot] = value
             changed.append(f"{slot} = {value}")
+        if name == "unit_free" and rng.random() < 0.3:
+            values["drive"] = rng.choice(DYNAMIC_TERMS)
+            changed.append(f"v <- ...{values['drive']}")
         if name == "units" and rng.random() < 0.2:
             values["solver"] = rng.choice(("   using exact", "   using rk4", "   using euler",
                                            "   using exponential_euler"))
