@@ -89,6 +89,8 @@ class ExprLowering:
     def _call(self, e: A.Call) -> sympy.Expr:
         args = [self(a) for a in e.args]
         name = e.func
+        if name == "tanh":
+            return tanh(*args)
         if name in F.SIMPLE:
             return F.SIMPLE[name](*args)
         if name in F.STOCHASTIC:
@@ -101,6 +103,30 @@ class ExprLowering:
             return z if not args else args[0] + args[1] * z
         # network-level and initialiser functions are lowered where they are allowed
         return sympy.Function(name)(*args)
+
+
+class tanh(sympy.tanh):  # noqa: N801 - printers and pickle know it by sympy's name
+    """sympy's `tanh`, without symbolic rewriting of non-numeric arguments.
+
+    sympy's own asks assumptions (is the argument real, finite, zero...) whenever a `tanh` is
+    built, and answers them by splitting nested `tanh`s into real and imaginary parts: time
+    exponential in the nesting. The solvers rebuild every expression (RK4 substitutes the
+    right-hand side into itself), so `tanh(tanh(tanh(tanh(v))))` took 30 s to lower and one
+    level more minutes. Numbers still evaluate; everything else stays as written."""
+
+    @classmethod
+    def eval(cls, arg):
+        return sympy.tanh.eval(arg) if arg.is_Number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return 1 - type(self)(self.args[0]) ** 2
+
+    def _no_answer(self) -> None:
+        return None
+
+    _eval_is_real = _eval_is_extended_real = _eval_is_finite = _eval_is_zero = _no_answer
+    _eval_is_positive = _eval_is_negative = _no_answer
+    _eval_is_extended_positive = _eval_is_extended_negative = _no_answer
 
 
 # Exact integer powers are kept while the result has at most this many bits; beyond, sympy

@@ -106,3 +106,20 @@ def test_constant_errors_reaching_lowering_are_diagnostics():
     with pytest.raises(LoweringError) as info:
         lower(result)
     assert [d.code for d in info.value.diagnostics] == ["E107"]
+
+
+@pytest.mark.timeout(60)
+def test_nested_tanh_lowers_quickly():
+    # sympy's tanh answered assumption queries by expanding nested tanhs into real and
+    # imaginary parts; RK4 rebuilds the right-hand side, so 4 levels took 30 s, 6 minutes
+    rhs = "tanh(" * 40 + "v" + ")" * 40
+    ir = lower(checked(f"neuron N:\n    state v = 0\n    dv/dt = ({rhs} - v) / 10\n    spike when v > 1\n"))
+    assert ir.neurons["N"].program
+
+
+def test_tanh_still_evaluates_numbers_and_differentiates():
+    assert float(lower_expr("tanh(0.5)")) == pytest.approx(0.46211715726)
+    e = lower_expr("tanh(v)")
+    v = sympy.Symbol("v")
+    assert type(e).__name__ == "tanh" and isinstance(e, sympy.tanh)
+    assert sympy.simplify(e.diff(v) - (1 - e ** 2)) == 0
