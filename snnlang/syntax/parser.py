@@ -29,8 +29,8 @@ from snnlang.syntax.builder import AstBuilder, _FileDoc
 TAB_LEN = 4
 
 # Documented in docs/language.md §2. Chosen so that the recursive walkers after the parser
-# (AST builder, checker, lowering, sympy, code generators) stay far below Python's default
-# recursion limit of 1000 frames even when called from deep inside an application.
+# (AST builder, checker, lowering with sympy and the ODE solvers) stay well below Python's
+# default recursion limit of 1000 frames even when called from deep inside an application.
 MAX_EXPR_DEPTH = 100
 MAX_BLOCK_DEPTH = 50
 
