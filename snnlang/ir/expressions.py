@@ -40,7 +40,12 @@ class ExprLowering:
         self.streams = streams
 
     def __call__(self, e: A.Expr) -> sympy.Expr:
-        return getattr(self, "_" + type(e).__name__.lower())(e)
+        result = getattr(self, "_" + type(e).__name__.lower())(e)
+        # sympy folds `x / 0` or `(v - v) ^ -1` to zoo or nan, which no backend can print or
+        # compute with; they absorb whatever contains them, so the first node that has one is it
+        if result in _NOT_FINITE:
+            raise ConstantError("the expression has no finite value (it divides by zero)", e.span)
+        return result
 
     def _number(self, e: A.Number) -> sympy.Expr:
         if e.value == int(e.value) and "." not in e.text and "e" not in e.text.lower():
@@ -127,6 +132,9 @@ class tanh(sympy.tanh):  # noqa: N801 - printers and pickle know it by sympy's n
     _eval_is_real = _eval_is_extended_real = _eval_is_finite = _eval_is_zero = _no_answer
     _eval_is_positive = _eval_is_negative = _no_answer
     _eval_is_extended_positive = _eval_is_extended_negative = _no_answer
+
+
+_NOT_FINITE = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 
 # Exact integer powers are kept while the result has at most this many bits; beyond, sympy

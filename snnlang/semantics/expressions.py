@@ -152,6 +152,10 @@ class ExprChecker:
     def _binop(self, e: A.BinOp) -> Info:
         left, right = self.infer(e.left), self.infer(e.right)
         unknown = left.unknown or right.unknown
+        if e.op in "/%" and right.const == 0 and not right.unknown:
+            # also `I / 0` of a variable: no value at all (lowering would make it sympy's zoo)
+            dim = left.dim / right.dim if e.op == "/" else left.dim
+            return self._not_finite(e, dim, "divides by zero")
         if left.const is not None and right.const is not None and _fold(e.op, left.const, right.const) is None:
             why = ("divides by zero" if e.op in "/%" and right.const == 0
                    else "has no real value" if e.op == "^" and left.const < 0

@@ -95,6 +95,14 @@ def test_a_huge_power_of_parameters_lowers_quickly():
     lower(checked(text))
 
 
+def test_an_expression_that_folds_to_no_value_is_e107_in_lowering():
+    # the checker cannot see that `v - v` is 0; sympy folds `(v - v) ^ -1` to zoo
+    result = checked("neuron N:\n    state v = 0\n    v <- v + (v - v) ^ -1\n    spike when v > 1\n")
+    with pytest.raises(LoweringError) as info:
+        lower(result)
+    assert [(d.code, d.span.line) for d in info.value.diagnostics] == [("E107", 3)]
+
+
 def test_constant_errors_reaching_lowering_are_diagnostics():
     # the checker reports E107 for literals first; a ConstantError that still reaches
     # lowering becomes a LoweringError with E107 rather than a traceback

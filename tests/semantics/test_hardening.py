@@ -259,6 +259,15 @@ def test_a_huge_power_is_refused_at_once(tmp_path: Path, capsys):
     assert "error[E107]" in err and "Traceback" not in err and "internal compiler error" not in err
 
 
+@pytest.mark.parametrize("update", ["0.5 * v + I / 0", "v % 0", "v / (2 - 2)"])
+def test_division_by_a_constant_zero_is_e107_also_of_a_variable(update: str):
+    # `I / 0` checked, then lowered to sympy's zoo, which the code generators cannot print
+    text = f"neuron N:\n    input I\n    state v = 0\n    v <- {update}\n    spike when v > 1\n"
+    result = check_text(text, "t.snn")
+    assert codes(result) == ["E107"]
+    assert result.errors[0].span.line == 4 and "divides by zero" in result.errors[0].message
+
+
 def test_finite_constants_are_fine():
     text = "neuron N:\n    param tau = 2 ** 1000 / 1e300 + 1 / 3 + log(2) + sqrt(4)\n    state v = 0\n"
     assert check_text(text, "t.snn").ok
