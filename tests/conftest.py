@@ -36,3 +36,23 @@ settings.register_profile(
 )
 # `--hypothesis-profile` (hypothesis's own pytest option) is applied after this and wins
 settings.load_profile(os.environ.get(PROFILE_ENV) or "ci")
+
+
+def _no_local_constants() -> None:
+    """Hypothesis (since 6.131) also draws literals found in the source of every local module
+    loaded so far, so a derandomised test's examples depended on which other tests had
+    imported what (a test passed alone and failed after tests/data). Keep that pool empty;
+    the built-in pool of interesting values stays. A private hook: if it moves, nothing breaks,
+    the examples only vary again."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:
+        return
+    constants = getattr(providers, "Constants", None)
+    if constants is None or not hasattr(providers, "_get_local_constants"):
+        return
+    empty = constants()
+    providers._get_local_constants = lambda: empty
+
+
+_no_local_constants()
