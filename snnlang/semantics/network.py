@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from snnlang.diagnostics import Diagnostic, Span, did_you_mean, error, warning
@@ -240,12 +241,12 @@ class NetworkChecker:
         if self.dt is None:
             return
         steps = info.const / self.dt      # lowering divides even a unit-free duration by dt
-        if round(steps) < 1:
-            self.diags.append(error("E609", f"the simulated duration {self._show_time(info.const)} is "
-                                    f"shorter than one time step ({self._show_time(self.dt)})", expr.span))
-        elif steps > MAX_COUNT:
+        if not math.isfinite(steps) or steps > MAX_COUNT:     # 1e308 ms / 0.1 ms overflows to inf
             self.diags.append(error("E609", f"the simulated duration is {steps:.3g} steps; at most 2^53 "
                                     "steps can be counted", expr.span, "check the unit and the time step"))
+        elif round(steps) < 1:
+            self.diags.append(error("E609", f"the simulated duration {self._show_time(info.const)} is "
+                                    f"shorter than one time step ({self._show_time(self.dt)})", expr.span))
 
     # ------------------------------------------------------------------ members
     def _param(self, m: A.ParamDecl) -> None:

@@ -257,3 +257,8 @@ def test_a_synapse_trace_time_constant_held_in_a_parameter_is_checked():
     text = source(UNIT_FREE, UNIT_FREE_DEFAULTS).replace(
         "    state w = 0.6\n", "    param tau_x = -5\n    state w = 0.6\n    trace x: tau tau_x on pre += 1\n")
     only_error(check_text(text), "E406", "-5", "param tau_x")
+
+
+def test_simulate_whose_step_count_overflows_to_infinity_is_refused():
+    # 1e308 s / dt is inf in floats: round(inf) raised OverflowError inside the checker
+    only_error(unit_model(DURATION="1e308 s"), "E609", "1e308 s", "simulate")
