@@ -19,6 +19,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+import lark
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import Indenter
 
@@ -118,19 +119,47 @@ _positioned = _Positioned()
 def _lark() -> Lark:
     options = dict(parser="lalr", lexer="contextual", postlex=SnnIndenter(),
                    propagate_positions=_positioned, maybe_placeholders=True)
-    # Lark can store its LALR tables (a third of a new process's compile time); it keys the
-    # file by the grammar text and options, so a changed grammar is analysed anew
-    from snnlang.cache import cache_root
-    cache_file = cache_root() / "lark" / "snn-grammar.cache"
+    # The LALR tables are a third of a new process's compile time, so they are stored; but
+    # Lark's own `cache=` file is a pickle it loads unchecked. They go through snnlang's signed
+    # cache instead (snnlang.cache.sign/verify: an entry another user or process planted fails
+    # its HMAC and is rebuilt, never unpickled), keyed by the grammar, options and Lark version.
+    import io
+
+    from snnlang import cache
+    key = cache.sha256_hex("\0".join([grammar_text(), repr(sorted((k, repr(v)) for k, v in options.items()
+                                                          if k not in _LOAD_OPTIONS)),
+                                      lark.__version__]).encode("utf-8"))
+    label = f"lark/{key[:40]}"
+    path: Path | None = None
+    blob = None
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        return Lark(grammar_text(), cache=str(cache_file), **options)
-    except Exception:  # noqa: BLE001 - an unwritable or corrupt cache: analyse in memory, drop the file
+        path = cache.cache_dir("lark") / f"{key[:40]}.tables"
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        path = None               # an unusable cache: analyse in memory
+    if blob is not None:
         try:
-            cache_file.unlink()
+            tables = cache.verify(blob, label)
+            loadable = {k: v for k, v in options.items() if k in _LOAD_OPTIONS}
+            return Lark.__new__(Lark)._load(io.BytesIO(tables), **loadable)
+        except Exception as exc:  # noqa: BLE001 - planted, truncated or from another Lark: rebuild
+            cache.warn_once(label, f"discarded the parser-table cache entry {path} ({exc}); rebuilding it")
+    parser = Lark(grammar_text(), **options)
+    if path is not None:
+        buffer = io.BytesIO()
+        parser.save(buffer, exclude_options=_LOAD_OPTIONS)    # callables are passed anew at load
+        try:
+            cache.atomic_write(path, cache.sign(buffer.getvalue(), label))
         except OSError:
-            pass
-        return Lark(grammar_text(), **options)
+            pass              # an unwritable cache only costs time
+    return parser
+
+
+# the options Lark takes when it loads saved tables (callables, which a table file cannot hold)
+_LOAD_OPTIONS = frozenset({"postlex", "propagate_positions", "transformer", "lexer_callbacks",
+                           "tree_class", "_plugins", "regex", "g_regex_flags", "use_bytes", "debug"})
 
 
 # ------------------------------------------------------------------ public API

@@ -371,3 +371,47 @@ def test_without_verifiable_numba_internals_the_file_cache_is_off(root, monkeypa
         module = nb.load_module(ir_of(SOLO), "solo")
     assert type(module._run._cache) is NullCache
     assert not _numba_files(root)
+
+
+# ---------------------------------------------------------------------- parser tables
+
+
+def _fresh_parser():
+    from snnlang.syntax import parser
+    parser._lark.cache_clear()
+    snn_cache._warned.clear()          # each test may see the warning for the same entry again
+    return parser
+
+
+@pytest.mark.parametrize("how", ["raw pickle", "other key"])
+def test_planted_parser_tables_do_not_run(root, marker, how):
+    # Lark's own `cache=` file was a pickle loaded unchecked; the tables are signed now
+    parser = _fresh_parser()
+    parser._lark()                                   # writes the signed entry
+    (entry,) = (root / "lark").glob("*.tables")
+    payload = pickle.dumps(Payload(marker))
+    if how == "raw pickle":
+        entry.write_bytes(payload)
+    else:
+        tag = hmac.new(b"k" * 32, f"lark/{entry.stem}".encode() + b"\0" + payload, hashlib.sha256).digest()
+        entry.write_bytes(SIGNED + tag + payload)
+    parser = _fresh_parser()
+    with pytest.warns(CacheWarning, match="parser-table cache entry"):
+        module, diags = parser.parse(SOLO)
+    assert not marker.exists()
+    assert not diags and module.definitions
+    parser._lark.cache_clear()
+
+
+def test_parser_tables_are_read_back_without_rebuilding(root, monkeypatch):
+    parser = _fresh_parser()
+    parser._lark()
+    parser = _fresh_parser()
+    built = []
+    real_init = parser.Lark.__init__
+    monkeypatch.setattr(parser.Lark, "__init__", lambda self, *a, **k: built.append(1) or real_init(self, *a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        module, diags = parser.parse(SOLO)
+    assert built == [] and not diags
+    parser._lark.cache_clear()
