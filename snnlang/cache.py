@@ -10,16 +10,15 @@ The cache must never be a way to run code that snnlang did not generate itself:
   Otherwise the whole cache is replaced, for this process, by a private temporary folder and
   a `CacheWarning` says so once: nothing is loaded from a folder someone else could write.
 * Entries that are pickles (the lowered IR, numba's machine code, the parser's LALR tables)
-  are signed with
-  HMAC-SHA256 under a per-user secret key, `<root>/secret.key` (mode 0600, created
+  are signed with HMAC-SHA256 under a per-user secret key, `<root>/secret.key` (mode 0600, created
   atomically on first use), and verified before they are unpickled (`sign`, `verify`).
   The signature also covers the entry's name, so a valid entry cannot be replayed as another.
 * Generated modules are imported only through `import_verified`, which hashes the bytes it
   read and compiles those same bytes, so the text that runs is the text whose SHA-256 the
   caller expected.
 
-Not covered here: caches other libraries keep outside this root (torch.compile's inductor cache, numba's cache of code
-outside snnlang). Someone who can write files as the current user can change snnlang itself,
+Not covered here: caches other libraries keep outside this root (torch.compile's inductor
+cache, numba's cache of code outside snnlang). Someone who can write files as the current user can change snnlang itself,
 so that is not a boundary the cache tries to defend.
 """
 
