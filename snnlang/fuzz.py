@@ -252,14 +252,18 @@ class Generator:
         tokens = list(self.tokens[name])
         ops = []
         for _ in range(rng.randint(1, 4)):
-            op = rng.choice(("delete", "insert", "insert_own", "swap", "truncate", "chars", "duplicate"))
+            op = rng.choice(("delete", "insert", "insert_own", "swap", "truncate", "chars", "duplicate",
+                             "number", "number"))
             ops.append(op)
             n = len(tokens)
             if n == 0:
                 tokens = [rng.choice(self.literals)]
                 continue
             i = rng.randrange(n)
-            if op == "delete":
+            numbers = [k for k, tok in enumerate(tokens) if tok[:1].isdigit()] if op == "number" else []
+            if numbers:  # a number of a shipped model set to a hostile one: deep into its numeric slots
+                tokens[rng.choice(numbers)] = rng.choice(EXTREME_NUMBERS)
+            elif op == "delete":
                 del tokens[i:i + rng.randint(1, 3)]
             elif op == "insert":
                 tokens.insert(i, rng.choice(self.literals))

@@ -27,12 +27,7 @@ REFUSED = {
 # valid, if extreme, shapes (or a reading left to the language): running or a diagnostic both do
 EITHER = {"sum_490_terms", "nested_calls_330", "nested_ifs_250", "simulate_zero", "fullwidth_digits"}
 # corpus entries whose fix has not landed yet: strict, so a fix makes the test say so
-PENDING: dict[str, str] = {
-    "divide_by_zero_in_dynamics": "`I / 0` in an update lowers to sympy's zoo; the reference and numba "
-                                  "printers raise KeyError 'ComplexInfinity'",
-    "simulate_1e308_ms": "the step count of `simulate 1e308 ms` is infinite: OverflowError in "
-                         "semantics/network.py _simulated",
-}
+PENDING: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
