@@ -145,11 +145,12 @@ class TorchPrinter(NumPyPrinter):
     def _print_Pow(self, expr, rational=False):
         if self.host:
             return super()._print_Pow(expr, rational=rational)
-        base = self._print(expr.base)
+        # the base is printed only where it is used: printing it here and again in the
+        # superclass doubled the work at every level of a nested power (2^depth)
         if expr.exp == sympy.S.Half:
-            return f"torch.sqrt({base})"
+            return f"torch.sqrt({self._print(expr.base)})"
         if expr.exp == -sympy.S.Half:
-            return f"1/torch.sqrt({base})"
+            return f"1/torch.sqrt({self._print(expr.base)})"
         return super()._print_Pow(expr, rational=rational)
 
     def _fold(self, fn: str, args) -> str:

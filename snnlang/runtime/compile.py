@@ -8,6 +8,7 @@ from snnlang.diagnostics import error, render_all
 from snnlang.errors import UserError
 from snnlang.runtime.executable import Options
 from snnlang.runtime.model import CompileError, Model
+from snnlang.runtime.expression_depth import deepest_expression, exceeds_python_nesting, too_deep
 from snnlang.runtime.parameter_values import is_arithmetic_failure, undefined_constants
 
 
@@ -44,6 +45,9 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
         ir = lower_cached(checked)
     except LoweringError as exc:
         raise CompileError(exc.diagnostics, render_all(exc.diagnostics, checked.sources)) from None
+    except RecursionError:
+        diag = too_deep("the solvers", None)
+        raise CompileError([diag], render_all([diag], checked.sources)) from None
     if not ir.networks:
         diag = error("E606", "the file defines no network to run", None,
                      "add a `network NAME:` block, or import this file from one that has it")
@@ -69,6 +73,10 @@ def compile_model(source: str | Path, target: str = "numba", network: str | None
     try:
         executable = build(ir, network, opts)
     except Exception as exc:
+        if exceeds_python_nesting(exc):
+            levels, span = deepest_expression(ir, network)
+            diag = too_deep(f"the {target} backend's code generator", span, levels)
+            raise CompileError([diag], render_all([diag], checked.sources)) from None
         if not is_arithmetic_failure(exc):
             raise
         raise undefined_constants(exc, ir, network, target) from None
