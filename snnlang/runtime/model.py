@@ -20,7 +20,7 @@ from snnlang.errors import UserError
 from snnlang.ir.model import ModelIR, NetworkIR, PhaseIR
 from snnlang.runtime.executable import Executable, Options, PhaseRun
 from snnlang.runtime.network_params import NetworkParams
-from snnlang.runtime.parameter_values import is_arithmetic_failure, undefined_constants
+from snnlang.runtime.parameter_values import ParameterValueError, is_arithmetic_failure, undefined_constants
 # Dataset lives with the data layer; re-exported here (snnlang.runtime.model.Dataset)
 from snnlang.data.dataset import Dataset  # noqa: F401
 
@@ -90,6 +90,9 @@ class Model:
         a connection, or the network itself for its own `param`s: those re-derive the overrides
         and phase lengths written in terms of them (snnlang/runtime/network_params.py)."""
         previous = self.get_param(owner, name)
+        if not math.isfinite(float(value)):
+            raise ParameterValueError(f"{owner}.{name} = {float(value)}: a parameter must be a finite "
+                                      "number; the previous value was kept")
         try:
             self._set_param(owner, name, float(value))
         except Exception as exc:
@@ -126,6 +129,12 @@ class Model:
 
     def _labels(self) -> list[str]:
         return [p.name for p in self.network.populations if p.kind == "label"]
+
+    def _check_classes(self, data: Dataset) -> None:
+        # a label population one-hot encodes the class: a label beyond its size would be
+        # dropped without a word (reference) or index out of range (a loss)
+        for name in self._labels():
+            data.check_classes(self.network.population(name).size, f"label population `{name}`")
 
     def _bind(self, x: np.ndarray | Mapping[str, np.ndarray] | None, y: np.ndarray | None) -> dict:
         data: dict[str, np.ndarray] = {}
@@ -259,6 +268,9 @@ class Model:
         """
         from snnlang.runtime import checkpoint as ckpt
         epochs = _whole_epochs(epochs)
+        self._check_classes(data)
+        if validation is not None:
+            self._check_classes(validation)
         per_sample = self._phases(periodic=False)
         periodic = self._phases(periodic=True)
         history: list[dict] = []
@@ -318,6 +330,7 @@ class Model:
         return preds
 
     def evaluate(self, data: Dataset, progress: bool = True) -> dict:
+        self._check_classes(data)
         preds = self.predict(data.x, progress)
         return {"accuracy": float(np.mean(preds == np.asarray(data.y))), "predictions": preds}
 

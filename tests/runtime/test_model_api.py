@@ -228,3 +228,12 @@ def test_network_parameters_survive_a_checkpoint(tmp_path):
     restored = snnlang.load(tmp_path / "p.ckpt")
     assert restored.get_param("perceptron", "T_f") == 15 == restored.get_param("out", "T_f")
     assert next(p.steps for p in restored.network_params.phases if p.name == "forward") == 15
+
+
+@pytest.mark.parametrize("use", ["train", "evaluate"])
+def test_a_label_beyond_the_label_population_is_a_clear_error(use):
+    # the reference's one-hot encoder dropped label 2 of a 2-class network without a word
+    model = snnlang.compile(PERCEPTRON, target="reference")
+    bad = snnlang.Dataset(np.full((3, 16), 0.5), np.array([0, 2, 1]), "three-labels")
+    with pytest.raises(DataError, match="label 2 .*has 2 classes"):
+        getattr(model, use)(bad, progress=False)

@@ -61,3 +61,16 @@ def test_snnc_run_prints_one_message(tmp_path, capsys):
     assert main(["run", str(path), "--target", "numba"]) == 1
     err = capsys.readouterr().err
     assert "`a.tau` = 0" in err and "Traceback" not in err and "internal" not in err
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999"])
+def test_a_non_finite_parameter_is_refused(tmp_path, capsys, value):
+    # `--set out.tau=1e999` ran silently; nan stopped at step 0 with advice about learning rates
+    path = tmp_path / "ok.snn"
+    path.write_text(MODEL.format(tau="5 ms"))
+    model = snnlang.compile(path, target="numba")
+    with pytest.raises(ParameterValueError, match="finite"):
+        model.set_param("a", "tau", float(value))
+    assert model.get_param("a", "tau") == pytest.approx(0.005)
+    assert main(["run", str(path), "--set", f"a.tau={value}"]) == 1
+    assert "finite" in capsys.readouterr().err
