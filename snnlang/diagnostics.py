@@ -79,6 +79,7 @@ CODES: dict[str, str] = {
     "E404": "not a constant expression",
     "E405": "invalid refractory period",
     "E406": "invalid trace time constant or decay",
+    "E407": "argument outside the function's domain",
     "E500": "assignment to a read-only name",
     "E501": "write to another neuron's state",
     "E502": "variable defined by both an ODE and an update",

@@ -253,7 +253,27 @@ class ExprChecker:
             return UNKNOWN
         args = [self.infer(a) for a in e.args]
         unknown = any(a.unknown for a in args)
+        self._check_domain(fn.name, e, args)
         return self._apply_rule(fn, e, args, unknown)
+
+    def _check_domain(self, name: str, e: A.Call, args: list[Info]) -> None:
+        """E407 for constant arguments no draw or bound can honour: numba and torch would
+        return NaN (or raise) at the first step, the reference a silently clipped value."""
+        c = [a.const for a in args]
+        problem = None
+        if name == "bernoulli" and c[0] is not None and not 0 <= c[0] <= 1:
+            problem = (e.args[0].span, f"the probability given to `bernoulli` is {c[0]:g}, outside [0, 1]")
+        elif name == "poisson" and c[0] is not None and c[0] < 0:
+            problem = (e.args[0].span, f"the mean count given to `poisson` is {c[0]:g}; it cannot be negative")
+        elif name == "normal" and len(c) == 2 and c[1] is not None and c[1] < 0:
+            problem = (e.args[1].span, f"the standard deviation given to `normal` is {c[1]:g}; "
+                       "it cannot be negative")
+        elif name in ("uniform", "clip") and len(c) >= 2:
+            lo, hi = c[-2], c[-1]
+            if lo is not None and hi is not None and lo > hi:
+                problem = (e.span, f"`{name}` is given a lower bound {lo:g} above its upper bound {hi:g}")
+        if problem is not None:
+            self.diags.append(error("E407", problem[1], problem[0], "swap or correct the arguments"))
 
     def _functions_here(self) -> list[str]:
         return [n for n, f in B.FUNCTIONS.items() if self.context in f.contexts]

@@ -262,3 +262,29 @@ def test_a_synapse_trace_time_constant_held_in_a_parameter_is_checked():
 def test_simulate_whose_step_count_overflows_to_infinity_is_refused():
     # 1e308 s / dt is inf in floats: round(inf) raised OverflowError inside the checker
     only_error(unit_model(DURATION="1e308 s"), "E609", "1e308 s", "simulate")
+
+
+@pytest.mark.parametrize("call, text", [
+    ("bernoulli(2)", "outside [0, 1]"),
+    ("bernoulli(-0.5)", "outside [0, 1]"),
+    ("poisson(-1)", "cannot be negative"),
+    ("normal(0, -1)", "cannot be negative"),
+    ("uniform(1, 0)", "lower bound 1 above"),
+    ("clip(v, 1, -1)", "lower bound 1 above"),
+])
+def test_constant_arguments_outside_a_function_domain_are_e407(call, text):
+    # these ran: NaN draws on numba/torch, silently clipped values on the reference
+    from snnlang.semantics.checker import check_text
+    model = f"neuron N:\n    state v = 0\n    v <- v + {call}\n    spike when v > 0.5:\n        v = 0\n\n" \
+            "network net:\n    layer a = N(2)\n"
+    result = check_text(model)
+    assert [d.code for d in result.errors] == ["E407"] and text in result.errors[0].message
+
+
+@pytest.mark.parametrize("call", ["bernoulli(0.3)", "poisson(2)", "normal(0, 1)", "uniform(0, 1)",
+                                  "clip(v, -1, 1)", "bernoulli(v)"])
+def test_arguments_inside_the_domain_pass(call):
+    from snnlang.semantics.checker import check_text
+    model = f"neuron N:\n    state v = 0\n    v <- v + {call}\n    spike when v > 0.5:\n        v = 0\n\n" \
+            "network net:\n    layer a = N(2)\n"
+    assert not check_text(model).errors
