@@ -279,3 +279,25 @@ def import_verified(path: Path, name: str, expected_sha256: str) -> ModuleType:
         raise
     module.__snnlang_sha256__ = expected_sha256
     return module
+
+
+def load_generated(path: Path, source: str, module_name: str, backend: str) -> ModuleType:
+    """The module of generated `source`, imported from `path` when the file there has exactly
+    this text (checked on the bytes that are compiled), else written there first. A file with
+    other text (edited, truncated) is never run: it is replaced, with a CacheWarning. An
+    unwritable folder falls back to a private temporary one."""
+    data = source.encode("utf-8")
+    sha256 = sha256_hex(data)
+    if path.is_file():
+        try:
+            return import_verified(path, module_name, sha256)
+        except TamperedEntry as e:
+            warnings.warn(f"snnlang {backend} cache: {e}; discarded and rebuilt", CacheWarning, stacklevel=3)
+        except OSError:   # unreadable: rebuilt below
+            pass
+    try:
+        atomic_write(path, data)
+    except OSError:
+        path = Path(tempfile.mkdtemp(prefix=f"snnlang-{backend}-")) / path.name
+        atomic_write(path, data)
+    return import_verified(path, module_name, sha256)

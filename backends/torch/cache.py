@@ -14,13 +14,11 @@ private: snnlang.cache). torch.compile's own caches (inductor, outside this fold
 from __future__ import annotations
 
 import hashlib
-import tempfile
-import warnings
 from pathlib import Path
 from types import ModuleType
 
 from snnlang import cache as _cache
-from snnlang.cache import CacheWarning, TamperedEntry, atomic_write, import_verified, sha256_hex
+from snnlang.cache import load_generated
 
 
 def cache_dir() -> Path:
@@ -35,30 +33,8 @@ def key_of(source: str, version: str, fmt: int) -> str:
     return h.hexdigest()
 
 
-def _write(path: Path, source: str) -> None:
-    atomic_write(path, source.encode("utf-8"))
-
-
-def _import(path: Path, sha256: str) -> ModuleType:
-    return import_verified(path, f"snnlang_torch_{path.stem}", sha256)
-
-
 def load(source: str, version: str, fmt: int, folder: Path | None = None) -> ModuleType:
-    """The module for `source`: imported from the cache folder when the file there has exactly
-    this text (checked on the bytes that are compiled), else written there first. A file with
-    other text (edited, truncated) is never run: it is replaced, with a CacheWarning."""
+    """The module for `source`, from the cache folder (snnlang.cache.load_generated: the file
+    is run only when its text is exactly `source`)."""
     path = (folder or cache_dir()) / f"snn_{key_of(source, version, fmt)[:32]}.py"
-    sha256 = sha256_hex(source.encode("utf-8"))
-    if path.is_file():
-        try:
-            return _import(path, sha256)
-        except TamperedEntry as e:
-            warnings.warn(f"snnlang torch cache: {e}; discarded and rebuilt", CacheWarning, stacklevel=2)
-        except OSError:   # unreadable: rebuilt below
-            pass
-    try:
-        atomic_write(path, source.encode("utf-8"))
-    except OSError:   # an unwritable cache folder: a private temporary one instead
-        path = Path(tempfile.mkdtemp(prefix="snnlang-torch-")) / path.name
-        atomic_write(path, source.encode("utf-8"))
-    return _import(path, sha256)
+    return load_generated(path, source, f"snnlang_torch_{path.stem}", "torch")
