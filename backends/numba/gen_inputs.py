@@ -64,8 +64,8 @@ def encoder_kernel(plan: Plan, pop: PopPlan) -> Kernel:
     code = Code()
     code.line(decorator("encode"))
     with code.block(f"def __KERNEL__({', '.join(p for p, _ in params)}):"):
-        options = ", ".join(f"{k}={v!r}" for k, v in pop.ir.encoder_options)
-        code.line(f'"""{source_text(f"{pop.kind.capitalize()} encoder {enc}({options})")}: this step\'s spikes."""')
+        shown = ", ".join(f"{k}={v!r}" for k, v in pop.ir.encoder_options)
+        code.line(f'"""{source_text(f"{pop.kind.capitalize()} encoder {enc}({shown})")}: this step\'s spikes."""')
         code.line(f"_B, _N = {spike}.shape")
         with code.block("if not active:"):
             code.line(f"{spike}[:, :] = 0.0")

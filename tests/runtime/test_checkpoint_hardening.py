@@ -129,7 +129,7 @@ CRAFTED = {
     "unknown parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.evil": 1.0})), "W.evil"),
     "NaN parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.lr": float("nan")})), "W.lr"),
     "zero divisor parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"out.T_f": 0})),
-                               "undefined"),
+                               "has no value"),
     "text parameter": (lambda b: rebuilt(b, lambda a, m: m["params"].update({"W.lr": "0.1"})), "W.lr"),
     "unknown network parameter": (lambda b: rebuilt(b, lambda a, m: m["network_params"].update({"zz": 1.0})),
                                   "zz"),
